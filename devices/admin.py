@@ -1,0 +1,60 @@
+"""Device provisioning for site administrators. Readings are deliberately not
+in the admin: health data is read through the audited views only."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from devices.models import Device
+from devices.services import device_assign, device_provision, device_revoke, device_token_rotate
+from workers.admin import admin_sites
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = ["serial", "model", "worker", "status", "last_seen_at", "battery"]
+    list_filter = ["status", "model"]
+    search_fields = ["serial", "worker__employee_number"]
+    raw_id_fields = ["worker"]
+    readonly_fields = ["status", "token_issued_at", "last_seen_at", "battery"]
+    actions = ["revoke", "rotate_token"]
+
+    def get_queryset(self, request):
+        sites = admin_sites(request)
+        return super().get_queryset(request).filter(Q(worker__site__in=sites) | Q(worker__isnull=True))
+
+    def save_model(self, request, obj, form, change):
+        # Provisioning and reassignment go through the services, which issue
+        # the token and close a connection opened under an old assignment.
+        if not change:
+            device, token = device_provision(serial=obj.serial, model=obj.model, worker=obj.worker)
+            obj.pk = device.pk
+            messages.warning(
+                request,
+                _("Device %(serial)s provisioned. Its token, shown this once only: %(token)s")
+                % {"serial": device.serial, "token": token},
+            )
+            return
+        if "worker" in form.changed_data:
+            device_assign(device=obj, worker=obj.worker)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Revoke the token of selected devices"))
+    def revoke(self, request, queryset):
+        with transaction.atomic():
+            for device in queryset.select_for_update():
+                device_revoke(device=device)
+        count = queryset.count()
+        self.message_user(request, ngettext("%d device revoked.", "%d devices revoked.", count) % count)
+
+    @admin.action(description=_("Issue a new token for selected devices"))
+    def rotate_token(self, request, queryset):
+        for device in queryset:
+            token = device_token_rotate(device=device)
+            messages.warning(
+                request,
+                _("New token for %(serial)s, shown this once only: %(token)s")
+                % {"serial": device.serial, "token": token},
+            )

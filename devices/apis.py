@@ -1,0 +1,259 @@
+"""JSON API: the HTTP ingestion fallback, provisioning, and reading back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from devices import protocol
+from devices.buckets import bucketed, parse_resolution
+from devices.models import Device
+from devices.protocol import FrameError, Limits
+from devices.selectors import device_by_token, readings_for_worker
+from devices.services import ProvisioningError, batch_receive, device_provision, device_revoke
+from healthhub.roles import sites_for_role
+from workers.models import StaffRole, Worker
+from workers.selectors import worker_health_for
+
+MAX_RAW_POINTS = 10_000
+MAX_BUCKETS = 20_000
+
+
+def _error(code: str, detail: str, http_status: int, seq: int | None = None) -> Response:
+    return Response({"type": "error", "code": code, "detail": detail, "seq": seq}, status=http_status)
+
+
+_ack_schema = inline_serializer(
+    "Ack",
+    {
+        "type": serializers.CharField(),
+        "seq": serializers.IntegerField(),
+        "accepted": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(),
+        "rejected": serializers.ListField(child=serializers.DictField()),
+    },
+)
+_error_schema = inline_serializer(
+    "ProtocolError",
+    {
+        "type": serializers.CharField(),
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "seq": serializers.IntegerField(allow_null=True),
+    },
+)
+
+
+class IngestApi(APIView):
+    """HTTP fallback of the device protocol: the same ``readings`` body, the
+    same ``ack``. Meant for a device or gateway uploading a backlog."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: _ack_schema, 400: _error_schema, 401: _error_schema, 403: _error_schema},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        device = device_by_token(token.strip()) if scheme.lower() == "bearer" else None
+        if device is None:
+            return _error("unauthenticated", "a valid device token is required", status.HTTP_401_UNAUTHORIZED)
+        if device.worker_id is None:
+            return _error("forbidden", "the device is not assigned to a worker", status.HTTP_403_FORBIDDEN)
+        limits = Limits.from_settings()
+        try:
+            message = protocol.decode_frame(request.body, limits)
+            if message["type"] != "readings":
+                raise FrameError(protocol.UNKNOWN_TYPE, f"unknown message type {message['type']!r}")
+            ack, _active = batch_receive(
+                device_id=device.pk, worker_id=device.worker_id, message=message, limits=limits
+            )
+        except FrameError as exc:
+            return Response(exc.as_message(), status=status.HTTP_400_BAD_REQUEST)
+        return Response(ack)
+
+
+# --- Provisioning ------------------------------------------------------------
+
+
+class IsSiteAdmin(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return request.user.is_superuser or sites_for_role(request.user, StaffRole.SITE_ADMIN).exists()
+
+
+def _admin_sites(user):
+    from workers.models import Site
+
+    return Site.objects.all() if user.is_superuser else sites_for_role(user, StaffRole.SITE_ADMIN)
+
+
+class DeviceProvisionInput(serializers.Serializer):
+    serial = serializers.CharField(max_length=64)
+    model = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    employee_number = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
+
+
+class DeviceOutput(serializers.Serializer):
+    serial = serializers.CharField()
+    model = serializers.CharField()
+    employee_number = serializers.CharField(source="worker.employee_number", allow_null=True, default=None)
+    status = serializers.CharField()
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+    battery = serializers.FloatField(allow_null=True)
+
+
+class DeviceProvisionApi(APIView):
+    """Provision a device (site administrators). The token is in this
+    response and nowhere else, ever."""
+
+    permission_classes = [IsSiteAdmin]
+
+    @extend_schema(
+        request=DeviceProvisionInput,
+        responses={
+            201: inline_serializer("ProvisionedDevice", {"device": DeviceOutput(), "token": serializers.CharField()})
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = DeviceProvisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        worker = None
+        if data.validated_data["employee_number"]:
+            worker = Worker.objects.filter(
+                employee_number=data.validated_data["employee_number"], site__in=_admin_sites(request.user)
+            ).first()
+            if worker is None:
+                return Response({"employee_number": ["no such worker on your sites"]}, status=400)
+        try:
+            device, token = device_provision(
+                serial=data.validated_data["serial"], model=data.validated_data["model"], worker=worker
+            )
+        except ProvisioningError as exc:
+            return Response({"serial": [str(exc)]}, status=400)
+        return Response({"device": DeviceOutput(device).data, "token": token}, status=201)
+
+
+class DeviceRevokeApi(APIView):
+    """Revoke a device's token; its open connection is closed with 4401."""
+
+    permission_classes = [IsSiteAdmin]
+
+    @extend_schema(request=None, responses={200: DeviceOutput})
+    def post(self, request: Request, serial: str) -> Response:
+        with transaction.atomic():
+            device = get_object_or_404(
+                Device.objects.select_for_update(),
+                serial=serial,
+                worker__site__in=_admin_sites(request.user),
+            )
+            device_revoke(device=device)
+        return Response(DeviceOutput(device).data)
+
+
+# --- Reading back --------------------------------------------------------------
+
+
+def _parse_time(raw: str | None, name: str) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    value: object = int(raw) if raw.lstrip("-").isdigit() else raw
+    parsed = protocol.parse_timestamp(value)
+    if parsed is None:
+        raise serializers.ValidationError({name: "an ISO 8601 time with offset, or epoch milliseconds"})
+    return parsed
+
+
+class PointOutput(serializers.Serializer):
+    metric = serializers.CharField()
+    value = serializers.FloatField()
+    at = serializers.DateTimeField(source="measured_at")
+
+
+class BucketOutput(serializers.Serializer):
+    metric = serializers.CharField()
+    start = serializers.DateTimeField()
+    min = serializers.FloatField()
+    max = serializers.FloatField()
+    mean = serializers.FloatField()
+    count = serializers.IntegerField()
+
+
+class WorkerReadingsApi(APIView):
+    """A worker's readings: raw points, or per-bucket min/max/mean/count when
+    a resolution is given. Visible to the worker and their site's clinicians;
+    404 for everyone else."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("metric", str, enum=sorted(protocol.METRICS)),
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="default: 24 h before 'to'"),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="default: now (exclusive)"),
+            OpenApiParameter("resolution", str, description="bucket width: 30s, 5m, 1h, 1d ..."),
+        ],
+        responses={
+            200: inline_serializer(
+                "Readings",
+                {
+                    "worker": serializers.IntegerField(),
+                    "from": serializers.DateTimeField(),
+                    "to": serializers.DateTimeField(),
+                    "resolution": serializers.CharField(allow_null=True),
+                    "points": PointOutput(many=True, required=False),
+                    "buckets": BucketOutput(many=True, required=False),
+                    "next": serializers.CharField(allow_null=True, required=False),
+                },
+            )
+        },
+    )
+    def get(self, request: Request, worker_id: int) -> Response:
+        worker = worker_health_for(
+            request.user, worker_id, what="readings", reason=request.query_params.get("reason", "")
+        )
+        params = request.query_params
+        metric = params.get("metric") or None
+        if metric is not None and metric not in protocol.METRICS:
+            raise serializers.ValidationError({"metric": f"unknown metric {metric!r}"})
+        end = _parse_time(params.get("to"), "to") or timezone.now()
+        start = _parse_time(params.get("from"), "from") or end - timedelta(days=1)
+        if start >= end:
+            raise serializers.ValidationError({"from": "must be before 'to'"})
+        qs = readings_for_worker(worker, metric=metric, start=start, end=end)
+        body: dict = {"worker": worker.pk, "from": start, "to": end, "resolution": params.get("resolution")}
+        if params.get("resolution"):
+            try:
+                seconds = parse_resolution(params["resolution"])
+            except ValueError as exc:
+                raise serializers.ValidationError({"resolution": str(exc)}) from None
+            span = (end - start).total_seconds()
+            if span / seconds > MAX_BUCKETS:
+                raise serializers.ValidationError(
+                    {"resolution": f"more than {MAX_BUCKETS} buckets; choose a coarser resolution"}
+                )
+            body["buckets"] = BucketOutput(bucketed(qs, seconds), many=True).data
+            return Response(body)
+        points = list(qs[: MAX_RAW_POINTS + 1])
+        body["next"] = None
+        if len(points) > MAX_RAW_POINTS:
+            # Continue from the first point not returned; points at that same
+            # instant are all in the next page because 'from' is inclusive.
+            cut = points[MAX_RAW_POINTS].measured_at
+            points = [p for p in points[:MAX_RAW_POINTS] if p.measured_at < cut]
+            query = params.copy()
+            query["from"] = cut.isoformat()
+            query["to"] = end.isoformat()
+            body["next"] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        body["points"] = PointOutput(points, many=True).data
+        return Response(body)

@@ -1,0 +1,203 @@
+"""The wearable ingestion endpoint, ``/ws/devices/v1/`` (docs/device-protocol.md).
+
+Each connection handles its frames one at a time, in order: a batch is
+validated and committed in a worker thread (``database_sync_to_async``), and
+only then acknowledged, so the event loop never blocks and an ack always
+means stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from devices import protocol
+from devices.protocol import FrameError, Limits
+from devices.selectors import device_by_token
+from devices.services import batch_receive
+from healthhub.live import device_group
+
+log = logging.getLogger(__name__)
+
+# One bucket per device in this process, shared by all of its connections so
+# that opening several does not multiply the limit; dropped with the last one.
+_buckets: dict[int, protocol.TokenBucket] = {}
+_bucket_users: dict[int, int] = {}
+
+
+@database_sync_to_async
+def _authenticate(token: str) -> tuple[int, str, int | None] | None:
+    device = device_by_token(token)
+    if device is None:
+        return None
+    return device.pk, device.serial, device.worker_id
+
+
+_receive = database_sync_to_async(batch_receive)
+
+
+class DeviceConsumer(AsyncWebsocketConsumer):
+    device_id: int | None = None
+    serial: str = ""
+    worker_id: int | None = None
+
+    async def connect(self) -> None:
+        self.limits = Limits.from_settings()
+        self.conf = settings.DEVICE_PROTOCOL
+        self.hello_timer: asyncio.Task | None = None
+        self.last_touch = 0.0
+        self.rate_strikes = 0
+        token = _bearer_token(self.scope)
+        # The protocol's close codes (4401, 4403) can only reach a client
+        # after the handshake, so a bad header token is accepted and closed
+        # at once, with nothing sent in between.
+        await self.accept()
+        if token is not None:
+            await self._login(token)
+        else:
+            self.hello_timer = asyncio.create_task(self._hello_deadline())
+
+    async def _hello_deadline(self) -> None:
+        await asyncio.sleep(self.conf["HELLO_TIMEOUT_S"])
+        if self.device_id is None:
+            await self.close(code=protocol.CLOSE_HELLO_TIMEOUT)
+
+    async def _login(self, token: str) -> None:
+        found = await _authenticate(token)
+        if found is None:
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        device_id, serial, worker_id = found
+        if worker_id is None:
+            await self.close(code=protocol.CLOSE_FORBIDDEN)
+            return
+        self.device_id, self.serial, self.worker_id = device_id, serial, worker_id
+        self.last_touch = time.monotonic() - self.conf["TOUCH_INTERVAL_S"]  # first batch touches
+        if device_id not in _buckets:
+            _buckets[device_id] = protocol.TokenBucket(
+                self.conf["RATE_PER_S"], self.conf["RATE_BURST"], time.monotonic()
+            )
+        _bucket_users[device_id] = _bucket_users.get(device_id, 0) + 1
+        await self.channel_layer.group_add(device_group(device_id), self.channel_name)
+        await self._send(protocol.welcome_message(serial, timezone.now(), self.limits))
+
+    async def disconnect(self, code: int) -> None:
+        if self.hello_timer is not None:
+            self.hello_timer.cancel()
+        if self.device_id is not None:
+            _bucket_users[self.device_id] -= 1
+            if _bucket_users[self.device_id] <= 0:
+                _bucket_users.pop(self.device_id, None)
+                _buckets.pop(self.device_id, None)
+            await self.channel_layer.group_discard(device_group(self.device_id), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else bytes_data or b""
+        try:
+            message = protocol.decode_frame(raw, self.limits)
+        except FrameError as exc:
+            if self.device_id is None:
+                # Before authentication the only acceptable frame is hello.
+                await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            else:
+                await self._send(exc.as_message())
+            return
+        if self.device_id is None:
+            await self._receive_unauthenticated(message)
+            return
+        if not self._within_rate():
+            if self.rate_strikes >= self.conf["RATE_CLOSE_AFTER"]:
+                await self.close(code=protocol.CLOSE_TOO_MANY_FRAMES)
+            else:
+                await self._send(
+                    FrameError(
+                        protocol.RATE_LIMITED, "too many frames; slow down", protocol.frame_seq(message)
+                    ).as_message()
+                )
+            return
+        kind = message["type"]
+        if kind == "readings":
+            await self._receive_readings(message)
+        elif kind == "hello":
+            await self._send(FrameError(protocol.BAD_SCHEMA, "already authenticated").as_message())
+        else:
+            await self._send(
+                FrameError(
+                    protocol.UNKNOWN_TYPE, f"unknown message type {kind!r}", protocol.frame_seq(message)
+                ).as_message()
+            )
+
+    async def _receive_unauthenticated(self, message: dict[str, Any]) -> None:
+        token = message.get("token")
+        if message["type"] != "hello" or not isinstance(token, str):
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        if self.hello_timer is not None:
+            self.hello_timer.cancel()
+            self.hello_timer = None
+        await self._login(token)
+
+    def _within_rate(self) -> bool:
+        if _buckets[self.device_id].take(time.monotonic()):
+            self.rate_strikes = 0
+            return True
+        self.rate_strikes += 1
+        return False
+
+    async def _receive_readings(self, message: dict[str, Any]) -> None:
+        now = time.monotonic()
+        touch = now - self.last_touch >= self.conf["TOUCH_INTERVAL_S"]
+        try:
+            ack, active = await _receive(
+                device_id=self.device_id,
+                worker_id=self.worker_id,
+                message=message,
+                limits=self.limits,
+                touch=touch,
+            )
+        except FrameError as exc:
+            await self._send(exc.as_message())
+            return
+        except DatabaseError:
+            # Nothing was acknowledged; closing makes the device reconnect and
+            # re-send the batch, which is the protocol's recovery path.
+            log.exception("storing a batch from device %s failed", self.serial)
+            await self.close(code=1011)
+            return
+        if touch:
+            self.last_touch = now
+        await self._send(ack)
+        if not active:
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=protocol.encode(message))
+
+    # --- channel-layer events -------------------------------------------
+    async def device_revoked(self, event: dict[str, Any]) -> None:
+        await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+
+    async def device_reassigned(self, event: dict[str, Any]) -> None:
+        # 1012 (service restart): reconnect, and get the new assignment.
+        await self.close(code=1012)
+
+    async def alert_push(self, event: dict[str, Any]) -> None:
+        await self._send(protocol.alert_message(event["id"], event["kind"], event["severity"], event["message"]))
+
+
+def _bearer_token(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer":
+                return token.strip()
+            return ""  # a malformed header is a bad token, not a missing one
+    return None

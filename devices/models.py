@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from workers.models import Worker
+
+
+class DeviceStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    REVOKED = "revoked", _("Revoked")
+
+
+class Device(models.Model):
+    """A wearable (or the gateway that relays it).
+
+    Its token is stored only as a SHA-256 hash: tokens are 256-bit random
+    values, so a fast hash is enough and lets the server find the device by
+    hash in one indexed lookup.
+    """
+
+    serial = models.CharField(_("serial number"), max_length=64, unique=True)
+    model = models.CharField(_("model"), max_length=100, blank=True)
+    worker = models.ForeignKey(
+        Worker,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="devices",
+        verbose_name=_("assigned worker"),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=DeviceStatus.choices, default=DeviceStatus.ACTIVE)
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    token_issued_at = models.DateTimeField(_("token issued at"), null=True, blank=True, editable=False)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    battery = models.FloatField(_("battery (%)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+        ordering = ["serial"]
+
+    def __str__(self) -> str:
+        return self.serial
+
+
+class Reading(models.Model):
+    """One measured value. Its identity is (device, metric, measured_at), the
+    composite primary key, which is also what makes storage idempotent."""
+
+    pk = models.CompositePrimaryKey("device", "metric", "measured_at")
+    # Both foreign keys are covered by the leading columns of the primary key
+    # and of the per-worker index, so they need no index of their own.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+", db_index=False)
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="readings", db_index=False)
+    metric = models.CharField(max_length=20)
+    value = models.FloatField()
+    measured_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["worker", "metric", "measured_at"], name="reading_worker_metric_time")]
+
+    def __str__(self) -> str:
+        return f"{self.metric}={self.value} @ {self.measured_at.isoformat()}"

@@ -1,0 +1,254 @@
+"""The wearable protocol, version 1 (docs/device-protocol.md), as pure functions.
+
+Nothing here touches the database or the network, so the consumer and the
+HTTP fallback share one implementation of every rule and both are tested
+through it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    low: float
+    high: float
+    loinc: str | None = None
+    event: bool = False
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("heart_rate", "beats/min", 20, 250, "8867-4"),
+        Metric("spo2", "%", 50, 100, "59408-5"),
+        Metric("skin_temp", "°C", 20, 45, "39106-0"),
+        Metric("core_temp", "°C", 30, 45, "8329-5"),
+        Metric("resp_rate", "breaths/min", 3, 70, "9279-1"),
+        Metric("hrv_rmssd", "ms", 0, 500, "80404-7"),
+        Metric("steps", "count", 0, 1000, "55423-8"),
+        Metric("ambient_temp", "°C", -40, 60),
+        Metric("ambient_humidity", "%", 0, 100),
+        Metric("fall", "event", 1, 1, event=True),
+        Metric("sos", "event", 1, 1, event=True),
+        Metric("battery", "%", 0, 100),
+    ]
+}
+
+# Rejection reasons and error codes, exactly as the protocol names them.
+UNKNOWN_METRIC = "unknown_metric"
+OUT_OF_RANGE = "out_of_range"
+BAD_VALUE = "bad_value"
+BAD_TIMESTAMP = "bad_timestamp"
+FUTURE_TIMESTAMP = "future_timestamp"
+TOO_OLD = "too_old"
+
+BAD_JSON = "bad_json"
+BAD_SCHEMA = "bad_schema"
+TOO_LARGE = "too_large"
+RATE_LIMITED = "rate_limited"
+UNKNOWN_TYPE = "unknown_type"
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_HELLO_TIMEOUT = 4408
+CLOSE_TOO_MANY_FRAMES = 4429
+
+# Epoch milliseconds outside this span are not timestamps a wearable sends
+# (and would overflow datetime); they are bad_timestamp, not too_old.
+_MIN_EPOCH_MS = 0
+_MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+
+
+class FrameError(Exception):
+    """A frame that cannot be a batch: answered with an ``error`` frame."""
+
+    def __init__(self, code: str, detail: str, seq: int | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.seq = seq
+
+    def as_message(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "detail": self.detail, "seq": self.seq}
+
+
+@dataclass(frozen=True)
+class ValidReading:
+    index: int
+    metric: str
+    value: float
+    at: datetime  # aware, UTC
+
+
+@dataclass
+class Batch:
+    seq: int
+    valid: list[ValidReading]
+    rejected: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch: int
+    max_frame_bytes: int
+    future_tolerance: timedelta
+    backfill: timedelta
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        from django.conf import settings
+
+        conf = settings.DEVICE_PROTOCOL
+        return cls(
+            max_batch=conf["MAX_BATCH"],
+            max_frame_bytes=conf["MAX_FRAME_BYTES"],
+            future_tolerance=timedelta(seconds=conf["FUTURE_TOLERANCE_S"]),
+            backfill=timedelta(days=conf["BACKFILL_DAYS"]),
+        )
+
+
+def decode_frame(raw: str | bytes, limits: Limits) -> dict[str, Any]:
+    """Size-check and parse one frame into a JSON object, or raise FrameError."""
+    size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    if size > limits.max_frame_bytes:
+        raise FrameError(TOO_LARGE, f"frame is {size} bytes; the limit is {limits.max_frame_bytes}")
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(BAD_JSON, f"not valid JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise FrameError(BAD_SCHEMA, "a frame must be a JSON object")
+    if not isinstance(message.get("type"), str):
+        raise FrameError(BAD_SCHEMA, "a frame must have a string 'type'")
+    return message
+
+
+def _seq_of(message: dict[str, Any]) -> int | None:
+    seq = message.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool):
+        return seq
+    return None
+
+
+def parse_timestamp(raw: Any) -> datetime | None:
+    """ISO 8601 with an offset, or integer epoch milliseconds; None if neither."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        if not _MIN_EPOCH_MS <= raw <= _MAX_EPOCH_MS:
+            return None
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=raw)
+    if isinstance(raw, str):
+        if len(raw) > 64:
+            return None
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            return None  # the protocol requires an offset: local time is ambiguous
+        return parsed.astimezone(UTC)
+    return None
+
+
+def validate_reading(index: int, raw: Any, now: datetime, limits: Limits) -> ValidReading | dict[str, Any]:
+    """One reading: a ValidReading, or a rejection ``{"index", "reason"}``."""
+
+    def reject(reason: str) -> dict[str, Any]:
+        return {"index": index, "reason": reason}
+
+    if not isinstance(raw, dict):
+        return reject(BAD_VALUE)
+    metric = METRICS.get(raw.get("metric")) if isinstance(raw.get("metric"), str) else None
+    if metric is None:
+        return reject(UNKNOWN_METRIC)
+    value = raw.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return reject(BAD_VALUE)
+    value = float(value)
+    if not math.isfinite(value):
+        return reject(BAD_VALUE)
+    if not metric.low <= value <= metric.high:
+        return reject(OUT_OF_RANGE)
+    at = parse_timestamp(raw.get("at"))
+    if at is None:
+        return reject(BAD_TIMESTAMP)
+    if at > now + limits.future_tolerance:
+        return reject(FUTURE_TIMESTAMP)
+    if at < now - limits.backfill:
+        return reject(TOO_OLD)
+    return ValidReading(index=index, metric=metric.name, value=value, at=at)
+
+
+def parse_batch(message: dict[str, Any], now: datetime, limits: Limits) -> Batch:
+    """Validate a ``readings`` message reading by reading.
+
+    Raises FrameError when the frame as a whole is not a batch; otherwise
+    every reading is either valid or listed in ``rejected`` with its reason,
+    so one bad reading never sinks the rest.
+    """
+    seq = _seq_of(message)
+    if seq is None:
+        raise FrameError(BAD_SCHEMA, "'seq' must be an integer")
+    readings = message.get("readings")
+    if not isinstance(readings, list):
+        raise FrameError(BAD_SCHEMA, "'readings' must be a list", seq)
+    if len(readings) > limits.max_batch:
+        raise FrameError(TOO_LARGE, f"{len(readings)} readings; at most {limits.max_batch} per batch", seq)
+    valid: list[ValidReading] = []
+    rejected: list[dict[str, Any]] = []
+    for index, raw in enumerate(readings):
+        result = validate_reading(index, raw, now, limits)
+        if isinstance(result, ValidReading):
+            valid.append(result)
+        else:
+            rejected.append(result)
+    return Batch(seq=seq, valid=valid, rejected=rejected)
+
+
+def frame_seq(message: dict[str, Any]) -> int | None:
+    """The batch's seq, for error frames about it (null when there is none)."""
+    return _seq_of(message)
+
+
+def ack_message(seq: int, accepted: int, duplicates: int, rejected: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "ack", "seq": seq, "accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+
+
+def welcome_message(serial: str, now: datetime, limits: Limits) -> dict[str, Any]:
+    return {"type": "welcome", "device": serial, "server_time": now.isoformat(), "max_batch": limits.max_batch}
+
+
+def alert_message(alert_id: str, kind: str, severity: str, message: str) -> dict[str, Any]:
+    return {"type": "alert", "id": alert_id, "kind": kind, "severity": severity, "message": message}
+
+
+def encode(message: dict[str, Any]) -> str:
+    return orjson.dumps(message).decode()
+
+
+class TokenBucket:
+    """Per-device frame rate limit: ``rate`` frames per second, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.updated = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False

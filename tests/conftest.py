@@ -1,0 +1,74 @@
+"""The fixed cast (healthchecks' Alice, Bob and Charlie):
+
+alice: a worker at plant A, wearing device A-1
+bob: alice's colleague at plant A
+charlie: a worker at plant B
+clara: clinician of plant A; carl: clinician of plant B
+hana: HR of plant A; adam: site administrator of plant A
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from devices.services import device_provision
+from tests.factories import DepartmentFactory, SiteFactory, WorkerFactory, staff
+
+
+@pytest.fixture
+def site_a(db):
+    return SiteFactory(code="plant-a", name="Plant A")
+
+
+@pytest.fixture
+def site_b(db):
+    return SiteFactory(code="plant-b", name="Plant B")
+
+
+@pytest.fixture
+def alice(site_a):
+    return WorkerFactory(user__username="alice", department=DepartmentFactory(site=site_a, name="Assembly"))
+
+
+@pytest.fixture
+def bob(alice):
+    return WorkerFactory(user__username="bob", department=alice.department)
+
+
+@pytest.fixture
+def charlie(site_b):
+    return WorkerFactory(user__username="charlie", department=DepartmentFactory(site=site_b, name="Molding"))
+
+
+@pytest.fixture
+def clara(site_a):
+    return staff("clara", "clinician", site_a)
+
+
+@pytest.fixture
+def carl(site_b):
+    return staff("carl", "clinician", site_b)
+
+
+@pytest.fixture
+def hana(site_a):
+    return staff("hana", "hr", site_a)
+
+
+@pytest.fixture
+def adam(site_a):
+    return staff("adam", "site_admin", site_a, is_staff=True)
+
+
+@pytest.fixture
+def alice_device(alice):
+    """(device, token) for alice's wearable."""
+    return device_provision(serial="A-1", model="Band 3", worker=alice)
+
+
+def api_as(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client

@@ -1,0 +1,26 @@
+"""Test overrides in one place (pretix's tests/settings.py): fast hashing, and
+the embedded defaults unless DATABASE_URL / REDIS_URL ask for the real
+services, so the same suite runs both ways."""
+
+from healthhub.env import env_bool
+from healthhub.settings import *  # noqa: F403
+from healthhub.settings import DATA_DIR, DATABASES, REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so database_sync_to_async threads and live-server
+    # subprocesses see the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+else:
+    # Tests create and drop databases; a pool would hold connections open.
+    DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
+
+# With REDIS_URL and HEALTHHUB_TEST_CELERY_WORKER=1, tasks go to a real
+# Celery worker started by .ci/run; otherwise they run in-process.
+if REDIS_URL and env_bool("HEALTHHUB_TEST_CELERY_WORKER", False):
+    CELERY_TASK_ALWAYS_EAGER = False
+else:
+    CELERY_TASK_ALWAYS_EAGER = True
+
+DEVICE_PROTOCOL = {**DEVICE_PROTOCOL, "HELLO_TIMEOUT_S": 0.5}  # noqa: F405

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Site(models.Model):
+    """A plant (or a group of plants) of the industrial complex."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Seoul")
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Department(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="departments", verbose_name=_("site"))
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["site__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="department_unique_name_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.site} / {self.name}"
+
+
+class ShiftPattern(models.TextChoices):
+    DAY = "day", _("Day shift")
+    NIGHT = "night", _("Night shift")
+    TWO_SHIFT = "two_shift", _("Two-shift rotation")
+    THREE_SHIFT = "three_shift", _("Three-shift rotation")
+
+
+class Worker(models.Model):
+    """A monitored employee. Health data hangs off this, never off the user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="worker", verbose_name=_("user")
+    )
+    employee_number = models.CharField(_("employee number"), max_length=32, unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="workers", verbose_name=_("site"))
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="workers", verbose_name=_("department")
+    )
+    shift_pattern = models.CharField(
+        _("shift pattern"), max_length=16, choices=ShiftPattern.choices, default=ShiftPattern.DAY
+    )
+    birth_year = models.PositiveSmallIntegerField(_("birth year"))
+
+    class Meta:
+        verbose_name = _("worker")
+        verbose_name_plural = _("workers")
+        ordering = ["employee_number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(birth_year__gte=1900, birth_year__lte=2100), name="worker_birth_year_plausible"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee_number} {self.user.get_full_name()}".strip()
+
+
+class StaffRole(models.TextChoices):
+    CLINICIAN = "clinician", _("Clinician")
+    HR = "hr", _("HR / programme manager")
+    SITE_ADMIN = "site_admin", _("Site administrator")
+
+
+class StaffProfile(models.Model):
+    """The role of a non-worker user and the sites it covers.
+
+    The worker role is having a ``Worker`` record; a user has at most one staff
+    role, so that HR can never also be a clinician through a second profile.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile", verbose_name=_("user")
+    )
+    role = models.CharField(_("role"), max_length=16, choices=StaffRole.choices)
+    sites = models.ManyToManyField(Site, related_name="staff", blank=True, verbose_name=_("sites"))
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+
+class AccessLog(models.Model):
+    """Who read whose health data, when, what and why. Append-only from the
+    application: rows are created, never changed or deleted by it."""
+
+    accessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("accessed by")
+    )
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="access_log", verbose_name=_("worker"))
+    what = models.CharField(_("what"), max_length=200)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.accessor} → {self.worker} ({self.what})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("access log entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("access log entries cannot be deleted")

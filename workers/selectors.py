@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from healthhub.roles import sites_for_role
+from workers.models import StaffRole, Worker
+from workers.services import access_log_record
+
+
+def workers_health_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Worker]:
+    """The workers whose health data ``user`` may read.
+
+    A worker sees themself; a clinician sees the workers of their sites. HR,
+    site administrators and everyone else see nobody: this is the one place
+    the rule lives, and every view, API and consumer goes through it.
+    """
+    if not user.is_authenticated:
+        return Worker.objects.none()
+    visible = Q(user=user)
+    clinician_sites = sites_for_role(user, StaffRole.CLINICIAN)
+    visible |= Q(site__in=clinician_sites)
+    return Worker.objects.filter(visible)
+
+
+def worker_health_for(user: AbstractBaseUser, worker_id: int, *, what: str, reason: str = "") -> Worker:
+    """The worker whose health data ``user`` is about to read, with the read
+    written to the access log; Http404 if ``user`` may not see them (404, not
+    403, so that existence is not revealed)."""
+    worker = workers_health_visible_to(user).filter(pk=worker_id).first()
+    if worker is None:
+        raise Http404
+    access_log_record(accessor=user, worker=worker, what=what, reason=reason)
+    return worker
