@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 50
 
-.PHONY: venv demo test test-live lint format bench clean
+.PHONY: venv demo test lint format bench clean messages
 
 $(STAMP): requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "healthhub needs Python 3.11 or newer"'
@@ -38,3 +38,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# Re-extract translatable strings and compile them (needs GNU gettext); the
+# compiled .mo files are committed so that a fresh machine needs no gettext.
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l ko -l en --ignore=.venv --ignore=var --ignore=tests --ignore=bench
+	$(PY) manage.py compilemessages --ignore=.venv
