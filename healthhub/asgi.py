@@ -1,8 +1,8 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
 Devices authenticate with their own token (no cookies, no Origin header), so
-their route does not go through the session stack; browser sockets, when
-added, go through AllowedHostsOriginValidator(AuthMiddlewareStack(...)).
+their route does not go through the session stack; browser sockets go
+through AllowedHostsOriginValidator(AuthMiddlewareStack(...)).
 """
 
 import os
@@ -12,13 +12,33 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthhub.settings")
 django_asgi_app = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from alerts.routing import websocket_urlpatterns as alert_routes  # noqa: E402
 from devices.routing import websocket_urlpatterns as device_routes  # noqa: E402
+
+# Browser sockets: the session identifies the user, and the Origin must be
+# one of ALLOWED_HOSTS (no cross-site WebSocket hijacking).
+browser_app = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(alert_routes)))
+device_app = URLRouter(device_routes)
+
+
+async def websocket_app(scope, receive, send):
+    app = device_app if scope["path"].startswith("/ws/devices/") else browser_app
+    return await app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter(device_routes),
+        "websocket": websocket_app,
     }
 )
+
+if settings.EMBEDDED_BEAT:
+    from healthhub.dispatch import start_embedded_beat
+
+    start_embedded_beat()

@@ -20,3 +20,13 @@ def group_send_now(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, event)
+
+
+def site_clinicians_group(site_id: int) -> str:
+    """Dashboards of the clinicians of a site."""
+    return f"site.{site_id}.clinicians"
+
+
+def worker_group(worker_id: int) -> str:
+    """The worker's own portal pages."""
+    return f"worker.{worker_id}"

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "workers",
     "devices",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -115,12 +116,14 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # Works inside one process only: the demo runs server, ingestion and
     # Celery tasks in that one process.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -130,8 +133,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-# Periodic tasks (static schedule) are added by the apps that need them.
-CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic tasks: a static schedule, run by celery beat or, in the embedded
+# default, by healthhub.dispatch.start_embedded_beat inside the server.
+CELERY_BEAT_SCHEDULE = {
+    "alerts-escalate-overdue": {"task": "alerts.tasks.escalate_overdue", "schedule": 30.0},
+    "alerts-check-signals": {"task": "alerts.tasks.check_signals", "schedule": 60.0},
+    "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
+    "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
+}
+# Embedded default only: run eager tasks on a background thread (so that
+# ingestion never waits for them) and the beat schedule inside the server.
+EMBEDDED_TASKS_IN_BACKGROUND = env_bool("EMBEDDED_TASKS_IN_BACKGROUND", True)
+EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", True) and CELERY_TASK_ALWAYS_EAGER
 
 # --- Auth ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -207,4 +220,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# --- Alerts ------------------------------------------------------------------
+ALERTS = {
+    # A condition cleared (by its margin) for this long resolves its alert.
+    "AUTO_RESOLVE_AFTER_S": env_int("ALERT_AUTO_RESOLVE_AFTER_S", 600),
+    # A critical alert nobody acknowledged within this time is escalated.
+    "ESCALATE_AFTER_S": env_int("ALERT_ESCALATE_AFTER_S", 120),
 }

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from alerts import apis as alert_apis
 from devices import apis as device_apis
 
 api_v1 = [
@@ -10,6 +11,14 @@ api_v1 = [
     path("devices/", device_apis.DeviceProvisionApi.as_view(), name="device-provision"),
     path("devices/<str:serial>/revoke/", device_apis.DeviceRevokeApi.as_view(), name="device-revoke"),
     path("workers/<int:worker_id>/readings/", device_apis.WorkerReadingsApi.as_view(), name="worker-readings"),
+    path("workers/<int:worker_id>/snoozes/", alert_apis.SnoozeApi.as_view(), name="worker-snooze"),
+    path("alerts/", alert_apis.AlertListApi.as_view(), name="alerts"),
+    path("alerts/<int:alert_id>/", alert_apis.AlertDetailApi.as_view(), name="alert"),
+    re_path(
+        r"^alerts/(?P<alert_id>[0-9]+)/(?P<action>acknowledge|resolve|annotate|escalate)/$",
+        alert_apis.AlertActionApi.as_view(),
+        name="alert-action",
+    ),
 ]
 
 urlpatterns = [

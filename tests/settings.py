@@ -24,3 +24,7 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 
 DEVICE_PROTOCOL = {**DEVICE_PROTOCOL, "HELLO_TIMEOUT_S": 0.5}  # noqa: F405
+
+# Tasks run inline and in order in tests; no beat thread.
+EMBEDDED_TASKS_IN_BACKGROUND = False
+EMBEDDED_BEAT = False

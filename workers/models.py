@@ -57,6 +57,9 @@ class Worker(models.Model):
         _("shift pattern"), max_length=16, choices=ShiftPattern.choices, default=ShiftPattern.DAY
     )
     birth_year = models.PositiveSmallIntegerField(_("birth year"))
+    # ACGIH's core-temperature limit is 38.5 °C for acclimatized workers and
+    # 38.0 °C for the others: a clinician records acclimatization.
+    acclimatized = models.BooleanField(_("acclimatized to heat"), default=False)
 
     class Meta:
         verbose_name = _("worker")
@@ -70,6 +73,28 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.employee_number} {self.user.get_full_name()}".strip()
+
+
+class Shift(models.Model):
+    """A scheduled shift. Rules that only apply at work (signal lost, low
+    battery, rest breaks) use these; day and night patterns without a
+    schedule fall back to their usual hours (workers.selectors.worker_on_shift)."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="shifts", verbose_name=_("worker"))
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+
+    class Meta:
+        verbose_name = _("shift")
+        verbose_name_plural = _("shifts")
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["worker", "starts_at"], name="shift_worker_start")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.worker} {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M}"
 
 
 class StaffRole(models.TextChoices):

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from healthhub.roles import sites_for_role
-from workers.models import StaffRole, Worker
+from workers.models import ShiftPattern, StaffRole, Worker
 from workers.services import access_log_record
 
 
@@ -33,3 +36,27 @@ def worker_health_for(user: AbstractBaseUser, worker_id: int, *, what: str, reas
         raise Http404
     access_log_record(accessor=user, worker=worker, what=what, reason=reason)
     return worker
+
+
+# Usual local hours of the fixed patterns, used when no shift is scheduled.
+# Rotations have no usual hours: without a schedule they are not on shift.
+PATTERN_HOURS = {ShiftPattern.DAY: (8, 17), ShiftPattern.NIGHT: (20, 5)}
+
+
+def worker_on_shift(worker: Worker, now: datetime) -> bool:
+    """Whether ``worker`` is at work at ``now``: a scheduled shift covers it,
+    or, without any schedule around it, the pattern's usual hours do."""
+    shifts = worker.shifts.filter(starts_at__lte=now + timedelta(hours=24), ends_at__gte=now - timedelta(hours=24))
+    scheduled = list(shifts.values_list("starts_at", "ends_at"))
+    if scheduled:
+        return any(start <= now < end for start, end in scheduled)
+    hours = PATTERN_HOURS.get(worker.shift_pattern)
+    if hours is None:
+        return False
+    local = now.astimezone(ZoneInfo(worker.site.timezone))
+    start, end = hours
+    if local.weekday() >= 5 and start < end:
+        return False  # day workers are off at weekends
+    if start < end:
+        return start <= local.hour < end
+    return local.hour >= start or local.hour < end

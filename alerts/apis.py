@@ -1,0 +1,172 @@
+"""JSON API for alerts: list and filter, read, acknowledge, resolve,
+annotate, escalate, snooze. The same access rule as readings: the worker
+themself (read only) and the clinicians of the worker's site."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts import services
+from alerts.models import Alert, AlertKind, AlertStatus, Severity
+from alerts.selectors import alerts_visible_to
+from healthhub.roles import has_staff_role
+from workers.models import StaffRole
+from workers.selectors import worker_health_for
+from workers.services import access_log_record
+
+PAGE_SIZE = 200
+
+
+class AlertOutput(serializers.ModelSerializer):
+    employee_number = serializers.CharField(source="worker.employee_number")
+    worker_name = serializers.CharField(source="worker.user.get_full_name")
+    department = serializers.CharField(source="worker.department.name")
+    site = serializers.IntegerField(source="worker.site_id")
+    events = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "worker", "employee_number", "worker_name", "department", "site", "kind", "severity",
+            "status", "message", "evidence", "opened_at", "updated_at", "acknowledged_at", "resolved_at",
+            "escalated_at", "auto_resolved", "events",
+        ]  # fmt: skip
+
+    def get_events(self, alert: Alert) -> list[dict]:
+        if not self.context.get("with_events"):
+            return []
+        return [
+            {"at": e.at, "action": e.action, "by": e.by.username if e.by else None, "detail": e.detail}
+            for e in alert.events.select_related("by")
+        ]
+
+
+class IsClinician(BasePermission):
+    message = "only clinicians act on alerts"
+
+    def has_permission(self, request, view) -> bool:
+        return has_staff_role(request.user, StaffRole.CLINICIAN)
+
+
+def _visible(request: Request):
+    return alerts_visible_to(request.user).select_related("worker__user", "worker__department")
+
+
+class AlertListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=[*AlertStatus.values, "unresolved"]),
+            OpenApiParameter("kind", str, enum=AlertKind.values),
+            OpenApiParameter("severity", str, enum=Severity.values),
+            OpenApiParameter("site", int),
+            OpenApiParameter("department", int),
+            OpenApiParameter("worker", int),
+        ],
+        responses=AlertOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = _visible(request)
+        params = request.query_params
+        wanted = params.get("status", "unresolved")
+        if wanted == "unresolved":
+            qs = qs.exclude(status=AlertStatus.RESOLVED)
+        elif wanted in AlertStatus.values:
+            qs = qs.filter(status=wanted)
+        else:
+            raise ValidationError({"status": f"one of {[*AlertStatus.values, 'unresolved']}"})
+        for name, field, choices in (("kind", "kind", AlertKind.values), ("severity", "severity", Severity.values)):
+            if params.get(name):
+                if params[name] not in choices:
+                    raise ValidationError({name: f"one of {choices}"})
+                qs = qs.filter(**{field: params[name]})
+        for name, field in (
+            ("site", "worker__site_id"),
+            ("department", "worker__department_id"),
+            ("worker", "worker_id"),
+        ):
+            if params.get(name):
+                if not params[name].isdigit():
+                    raise ValidationError({name: "an id"})
+                qs = qs.filter(**{field: int(params[name])})
+        alerts = list(qs.order_by("-severity_rank", "opened_at")[:PAGE_SIZE])
+        for worker in {a.worker for a in alerts}:
+            access_log_record(accessor=request.user, worker=worker, what="alerts")
+        return Response(AlertOutput(alerts, many=True).data)
+
+
+def _alert_for(request: Request, alert_id: int) -> Alert:
+    alert = _visible(request).filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound
+    access_log_record(accessor=request.user, worker=alert.worker, what="alert")
+    return alert
+
+
+class AlertDetailApi(APIView):
+    @extend_schema(responses=AlertOutput)
+    def get(self, request: Request, alert_id: int) -> Response:
+        alert = _alert_for(request, alert_id)
+        return Response(AlertOutput(alert, context={"with_events": True}).data)
+
+
+class NoteInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+ACTIONS = {
+    "acknowledge": services.alert_acknowledge,
+    "resolve": services.alert_resolve,
+    "annotate": services.alert_annotate,
+}
+
+
+class AlertActionApi(APIView):
+    """POST acknowledge / resolve / annotate / escalate, with an optional note."""
+
+    permission_classes = [IsClinician]
+
+    @extend_schema(request=NoteInput, responses=AlertOutput)
+    def post(self, request: Request, alert_id: str, action: str) -> Response:
+        alert = _alert_for(request, int(alert_id))
+        data = NoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            if action == "escalate":
+                if not services.alert_escalate(alert_id=alert.pk, by=request.user):
+                    raise services.AlertActionError("the alert is already escalated or resolved")
+            else:
+                ACTIONS[action](alert_id=alert.pk, by=request.user, note=data.validated_data["note"])
+        except services.AlertActionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        alert.refresh_from_db()
+        return Response(AlertOutput(alert, context={"with_events": True}).data)
+
+
+class SnoozeInput(serializers.Serializer):
+    kind = serializers.ChoiceField(AlertKind.choices)
+    severity = serializers.ChoiceField(Severity.choices)
+    minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60)
+    reason = serializers.CharField(max_length=300)
+
+
+class SnoozeApi(APIView):
+    """Snooze an alert kind for a worker (clinicians of the worker's site)."""
+
+    permission_classes = [IsClinician]
+
+    @extend_schema(request=SnoozeInput, responses={201: SnoozeInput})
+    def post(self, request: Request, worker_id: int) -> Response:
+        worker = worker_health_for(request.user, worker_id, what="snooze")
+        data = SnoozeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            snooze = services.snooze_create(worker=worker, by=request.user, **data.validated_data)
+        except services.AlertActionError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response({**data.validated_data, "until": snooze.until}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,32 @@
+"""Resting heart-rate baselines (robust statistics over 14 days at rest)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from alerts.rules.base import median, robust_spread
+
+# Fewer resting minutes than this in 14 days make no baseline.
+MIN_REST_MINUTES = 60
+
+
+def resting_minutes(minutes: Iterable[tuple[int, str, float]]) -> list[float]:
+    """Mean heart rate of each minute with no steps in it nor in the two
+    minutes before (the heart rate takes a while to settle after effort).
+    ``minutes`` are (epoch minute start, metric, mean value) rows."""
+    hr: dict[int, float] = {}
+    steps: dict[int, float] = {}
+    for start, metric, value in minutes:
+        (hr if metric == "heart_rate" else steps)[start] = value
+    resting = []
+    for start, value in hr.items():
+        if all(steps.get(start - 60 * k) == 0 for k in range(3)):
+            resting.append(value)
+    return resting
+
+
+def baseline_from(resting: list[float]) -> tuple[float, float] | None:
+    """(median, robust spread) of resting heart rates, or None if too few."""
+    if len(resting) < MIN_REST_MINUTES:
+        return None
+    return round(median(resting), 1), round(robust_spread(resting), 2)

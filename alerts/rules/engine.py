@@ -1,0 +1,44 @@
+"""All reading-driven rules over one window, in one call."""
+
+from __future__ import annotations
+
+from alerts.rules import device, events, heat, news2, vitals
+from alerts.rules.base import Evaluation, Profile, State, Window
+from alerts.rules.thresholds import Thresholds
+
+# Assumed resting heart rate for the PSI when no personal baseline exists yet.
+DEFAULT_REST_HR = 70.0
+
+CLINICAL_KINDS = {
+    heat.HEAT_STRAIN,
+    vitals.HYPOXEMIA,
+    news2.KIND,
+    vitals.ILLNESS,
+}
+
+
+def evaluate_window(window: Window, profile: Profile, thresholds: Thresholds) -> list[Evaluation]:
+    """Every rule's verdict for this worker now. When the device looks off
+    the body, the physiological rules hold: a removed wearable is a device
+    problem, never a clinical alert."""
+    off_body = device.evaluate_off_body(window, thresholds)
+    rest_hr = profile.rest_hr_baseline or DEFAULT_REST_HR
+    results = [
+        events.evaluate_sos(window),
+        events.evaluate_fall(window, thresholds),
+        off_body,
+        device.evaluate_battery(window, profile.on_shift, thresholds),
+        vitals.evaluate_fever(window, profile, thresholds),
+    ]
+    clinical = [
+        heat.evaluate_heat_strain(window, profile.age, profile.acclimatized, rest_hr, thresholds),
+        vitals.evaluate_hypoxemia(window, thresholds),
+        news2.evaluate(window, thresholds),
+        vitals.evaluate_illness(window, profile, thresholds),
+    ]
+    if off_body.state is State.ACTIVE:
+        clinical = [Evaluation.hold(e.kind) for e in clinical]
+    results += clinical
+    if profile.on_shift:
+        results.append(heat.evaluate_rest(window, thresholds))
+    return results

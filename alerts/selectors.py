@@ -1,0 +1,73 @@
+"""Reads for the risk engine and the alert views."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Avg, QuerySet
+
+from alerts.models import Alert, Baseline, SiteThresholds
+from alerts.rules.base import Profile, Sample, Window
+from alerts.rules.thresholds import DEFAULTS, Thresholds
+from devices.buckets import EpochBucket
+from devices.models import Reading
+from workers.models import Worker
+from workers.selectors import worker_on_shift, workers_health_visible_to
+
+# Raw readings for the recent past; per-minute means further back (enough
+# for the core-temperature filter and the sustained-illness rule, at a
+# fraction of the rows).
+RAW_SPAN = timedelta(minutes=20)
+HISTORY_SPAN = timedelta(hours=3)
+HISTORY_METRICS = ("heart_rate", "steps", "core_temp", "spo2")
+
+
+def window_load(worker_id: int, now: datetime) -> Window:
+    """The worker's readings up to ``now``, per metric, oldest first."""
+    series: dict[str, list[Sample]] = defaultdict(list)
+    raw_start = now - RAW_SPAN
+    older = (
+        Reading.objects.filter(
+            worker_id=worker_id,
+            metric__in=HISTORY_METRICS,
+            measured_at__gte=now - HISTORY_SPAN,
+            measured_at__lt=raw_start,
+        )
+        .annotate(minute=EpochBucket("measured_at", 60))
+        .values("metric", "minute")
+        .annotate(mean=Avg("value"))
+        .order_by("minute")
+    )
+
+    for row in older:
+        series[row["metric"]].append(Sample(datetime.fromtimestamp(row["minute"], UTC), row["mean"]))
+    recent = Reading.objects.filter(worker_id=worker_id, measured_at__gte=raw_start, measured_at__lte=now).order_by(
+        "measured_at"
+    )
+    for metric, value, at in recent.values_list("metric", "value", "measured_at"):
+        series[metric].append(Sample(at, value))
+    return Window(now=now, series=dict(series))
+
+
+def thresholds_for(site_id: int) -> Thresholds:
+    overrides = SiteThresholds.objects.filter(site_id=site_id).values_list("overrides", flat=True).first()
+    return DEFAULTS.with_overrides(overrides) if overrides else DEFAULTS
+
+
+def profile_load(worker: Worker, now: datetime) -> Profile:
+    baseline = Baseline.objects.filter(worker=worker).first()
+    return Profile(
+        age=max(16, now.year - worker.birth_year),
+        acclimatized=worker.acclimatized,
+        on_shift=worker_on_shift(worker, now),
+        rest_hr_baseline=baseline.rest_hr_median if baseline else None,
+        rest_hr_spread=baseline.rest_hr_spread if baseline else None,
+        checkin_temperature=None,
+    )
+
+
+def alerts_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Alert]:
+    """Alerts of the workers whose health data ``user`` may read."""
+    return Alert.objects.filter(worker__in=workers_health_visible_to(user))

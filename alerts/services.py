@@ -1,0 +1,321 @@
+"""The alert lifecycle: open, update, snooze, acknowledge, escalate, resolve."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze
+from alerts.rules.base import Evaluation, State
+from devices.models import Device, DeviceStatus
+from healthhub.live import device_group, group_send_now, site_clinicians_group, worker_group
+from workers.models import Worker
+
+
+class AlertActionError(Exception):
+    """An action that does not apply to the alert in its current state."""
+
+
+def alert_payload(alert: Alert) -> dict:
+    """What dashboards and the portal receive about an alert (also the API's shape)."""
+    return {
+        "id": alert.pk,
+        "worker": alert.worker_id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "status": alert.status,
+        "message": alert.message,
+        "opened_at": alert.opened_at.isoformat(),
+        "updated_at": alert.updated_at.isoformat(),
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "escalated_at": alert.escalated_at.isoformat() if alert.escalated_at else None,
+        "auto_resolved": alert.auto_resolved,
+    }
+
+
+def _publish(alert: Alert, change: str, *, to_device: bool = False) -> None:
+    """After commit: the site's clinicians and the worker's portal get the
+    change; on opening or worsening, the worker's wearables get an alert frame."""
+    payload = alert_payload(alert)
+    event = {"type": "alert.changed", "change": change, "alert": payload}
+    site_id = Worker.objects.filter(pk=alert.worker_id).values_list("site_id", flat=True).first()
+
+    def send() -> None:
+        group_send_now(site_clinicians_group(site_id), event)
+        group_send_now(worker_group(alert.worker_id), event)
+        if to_device:
+            devices = Device.objects.filter(worker_id=alert.worker_id, status=DeviceStatus.ACTIVE)
+            for device_id in devices.values_list("pk", flat=True):
+                group_send_now(
+                    device_group(device_id),
+                    {
+                        "type": "alert.push",
+                        "id": str(alert.pk),
+                        "kind": alert.kind,
+                        "severity": alert.severity,
+                        "message": alert.message,
+                    },
+                )
+
+    transaction.on_commit(send)
+
+
+def _event(alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, **detail) -> None:
+    AlertEvent.objects.create(alert=alert, at=now, action=action, by=by, detail=detail)
+
+
+def _snoozed(worker_id: int, kind: str, severity: str, now: datetime) -> bool:
+    """Snoozed unless this severity is worse than every live snooze's."""
+    snoozes = Snooze.objects.filter(worker_id=worker_id, kind=kind, until__gt=now).values_list("severity", flat=True)
+    return any(SEVERITY_RANK[severity] <= SEVERITY_RANK[s] for s in snoozes)
+
+
+def auto_resolve_after() -> timedelta:
+    return timedelta(seconds=settings.ALERTS["AUTO_RESOLVE_AFTER_S"])
+
+
+@transaction.atomic
+def alert_apply(*, worker_id: int, evaluation: Evaluation, now: datetime) -> Alert | None:
+    """Apply one rule verdict to the worker's alert of that kind.
+
+    ACTIVE opens an alert (unless snoozed at that severity) or updates the
+    open one; CLEAR starts, or completes after the set time, automatic
+    resolution; HOLD keeps the alert open and restarts the clear timer.
+    Returns the alert touched, if any. Safe to call again with the same
+    verdict: it changes nothing the second time but the evidence.
+    """
+    kind = evaluation.kind
+    alert = (
+        Alert.objects.select_for_update()
+        .filter(worker_id=worker_id, kind=kind)
+        .exclude(status=AlertStatus.RESOLVED)
+        .first()
+    )
+    if evaluation.state is State.ACTIVE:
+        severity = evaluation.severity.label
+        if alert is None:
+            if _snoozed(worker_id, kind, severity, now):
+                return None
+            try:
+                with transaction.atomic():
+                    alert = Alert.objects.create(
+                        worker_id=worker_id,
+                        kind=kind,
+                        severity=severity,
+                        message=evaluation.message,
+                        evidence=evaluation.evidence,
+                        opened_at=now,
+                        updated_at=now,
+                    )
+            except IntegrityError:
+                # Another evaluation opened it a moment ago: update that one.
+                return alert_apply(worker_id=worker_id, evaluation=evaluation, now=now)
+            _event(alert, AlertEvent.Action.OPENED, now, severity=severity)
+            _publish(alert, "opened", to_device=True)
+            return alert
+        worse = SEVERITY_RANK[severity] > alert.severity_rank
+        changed = severity != alert.severity or evaluation.message != alert.message
+        previous = alert.severity
+        alert.severity = severity
+        alert.message = evaluation.message
+        alert.evidence = evaluation.evidence
+        alert.updated_at = now
+        alert.clear_since = None
+        if worse and alert.status == AlertStatus.ACKNOWLEDGED:
+            # A worse condition needs someone to look again.
+            alert.status = AlertStatus.OPEN
+            alert.escalated_at = None
+        alert.save()
+        if changed:
+            _event(alert, AlertEvent.Action.CHANGED, now, severity=severity, previous=previous)
+            _publish(alert, "changed", to_device=worse)
+        return alert
+    if alert is None:
+        return None
+    if evaluation.state is State.HOLD:
+        if alert.clear_since is not None:
+            alert.clear_since = None
+            alert.save(update_fields=["clear_since"])
+        return alert
+    # CLEAR
+    if alert.clear_since is None:
+        alert.clear_since = now
+        alert.save(update_fields=["clear_since"])
+        return alert
+    if now - alert.clear_since >= auto_resolve_after():
+        alert.status = AlertStatus.RESOLVED
+        alert.resolved_at = now
+        alert.auto_resolved = True
+        alert.updated_at = now
+        alert.save()
+        _event(alert, AlertEvent.Action.AUTO_RESOLVED, now, clear_since=alert.clear_since.isoformat())
+        _publish(alert, "resolved")
+    return alert
+
+
+def _locked(alert_id: int) -> Alert:
+    return Alert.objects.select_for_update().get(pk=alert_id)
+
+
+@transaction.atomic
+def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Alert:
+    alert = _locked(alert_id)
+    if alert.status != AlertStatus.OPEN:
+        raise AlertActionError(f"the alert is {alert.status}, not open")
+    now = timezone.now()
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_at = now
+    alert.acknowledged_by = by
+    alert.updated_at = now
+    alert.save()
+    _event(alert, AlertEvent.Action.ACKNOWLEDGED, now, by, note=note)
+    _publish(alert, "acknowledged")
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Alert:
+    alert = _locked(alert_id)
+    if alert.status == AlertStatus.RESOLVED:
+        raise AlertActionError("the alert is already resolved")
+    now = timezone.now()
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_at = now
+    alert.resolved_by = by
+    alert.updated_at = now
+    alert.save()
+    _event(alert, AlertEvent.Action.RESOLVED, now, by, note=note)
+    _publish(alert, "resolved")
+    return alert
+
+
+@transaction.atomic
+def alert_annotate(*, alert_id: int, by: AbstractBaseUser, note: str) -> Alert:
+    note = note.strip()
+    if not note:
+        raise AlertActionError("a note cannot be empty")
+    alert = _locked(alert_id)
+    _event(alert, AlertEvent.Action.NOTE, timezone.now(), by, note=note[:2000])
+    _publish(alert, "annotated")
+    return alert
+
+
+@transaction.atomic
+def alert_escalate(*, alert_id: int, by: AbstractBaseUser | None = None, now: datetime | None = None) -> bool:
+    """Escalate to every clinician of the worker's site. Claimed with a
+    conditional UPDATE, so two beat runs or two clinicians escalate once."""
+    now = now or timezone.now()
+    claimed = Alert.objects.filter(pk=alert_id, escalated_at__isnull=True).exclude(status=AlertStatus.RESOLVED)
+    if claimed.update(escalated_at=now, updated_at=now) == 0:
+        return False
+    alert = Alert.objects.select_related("worker__site").get(pk=alert_id)
+    clinicians = list(
+        alert.worker.site.staff.filter(role="clinician").values_list("user__username", flat=True).order_by("user_id")
+    )
+    _event(alert, AlertEvent.Action.ESCALATED, now, by, clinicians=clinicians)
+    _publish(alert, "escalated")
+    return True
+
+
+def alerts_escalate_overdue(*, now: datetime | None = None) -> int:
+    """Escalate critical alerts nobody acknowledged within the set time."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.ALERTS["ESCALATE_AFTER_S"])
+    overdue = Alert.objects.filter(
+        status=AlertStatus.OPEN, severity="critical", escalated_at__isnull=True, opened_at__lte=cutoff
+    ).values_list("pk", flat=True)
+    return sum(alert_escalate(alert_id=pk, now=now) for pk in list(overdue))
+
+
+@transaction.atomic
+def snooze_create(
+    *, worker: Worker, kind: str, severity: str, minutes: int, reason: str, by: AbstractBaseUser
+) -> Snooze:
+    """Silence ``kind`` for ``worker`` at ``severity`` and below for ``minutes``."""
+    reason = reason.strip()
+    if not reason:
+        raise AlertActionError("a snooze needs a reason")
+    if not 1 <= minutes <= 7 * 24 * 60:
+        raise AlertActionError("a snooze lasts between 1 minute and 7 days")
+    return Snooze.objects.create(
+        worker=worker,
+        kind=kind,
+        severity=severity,
+        until=timezone.now() + timedelta(minutes=minutes),
+        reason=reason[:300],
+        by=by,
+    )
+
+
+def worker_evaluate(*, worker_id: int, now: datetime | None = None) -> list[Alert]:
+    """Run every reading-driven rule for one worker and apply the verdicts.
+    Idempotent: evaluating again with the same readings changes nothing."""
+    from alerts.rules.engine import evaluate_window
+    from alerts.selectors import profile_load, thresholds_for, window_load
+
+    now = now or timezone.now()
+    worker = Worker.objects.select_related("site").filter(pk=worker_id).first()
+    if worker is None:
+        return []
+    window = window_load(worker_id, now)
+    verdicts = evaluate_window(window, profile_load(worker, now), thresholds_for(worker.site_id))
+    touched = [alert_apply(worker_id=worker_id, evaluation=v, now=now) for v in verdicts]
+    return [a for a in touched if a is not None]
+
+
+def signals_check(*, now: datetime | None = None) -> int:
+    """Signal lost and its recovery for every worker with an active device.
+    Returns how many alerts were opened or updated as active."""
+    from alerts.rules.device import evaluate_signal
+    from alerts.selectors import thresholds_for
+    from workers.selectors import worker_on_shift
+
+    now = now or timezone.now()
+    active = 0
+    workers = Worker.objects.filter(devices__status=DeviceStatus.ACTIVE).select_related("site").distinct()
+    for worker in workers.iterator(chunk_size=500):
+        last_seen = max(
+            (d for d in worker.devices.filter(status=DeviceStatus.ACTIVE).values_list("last_seen_at", flat=True) if d),
+            default=None,
+        )
+        verdict = evaluate_signal(last_seen, now, worker_on_shift(worker, now), thresholds_for(worker.site_id))
+        if alert_apply(worker_id=worker.pk, evaluation=verdict, now=now) and verdict.state is State.ACTIVE:
+            active += 1
+    return active
+
+
+def baseline_refresh(*, worker_id: int, now: datetime | None = None) -> Baseline | None:
+    """Recompute one worker's resting heart-rate baseline from the last 14 days."""
+    from django.db.models import Avg
+
+    from alerts.baselines import baseline_from, resting_minutes
+    from devices.buckets import EpochBucket
+    from devices.models import Reading
+
+    now = now or timezone.now()
+    rows = (
+        Reading.objects.filter(
+            worker_id=worker_id, metric__in=("heart_rate", "steps"), measured_at__gte=now - timedelta(days=14)
+        )
+        .annotate(minute=EpochBucket("measured_at", 60))
+        .values_list("minute", "metric")
+        .annotate(mean=Avg("value"))
+        .order_by()
+    )
+    resting = resting_minutes(rows)
+    computed = baseline_from(resting)
+    baseline, _ = Baseline.objects.update_or_create(
+        worker_id=worker_id,
+        defaults={
+            "rest_hr_median": computed[0] if computed else None,
+            "rest_hr_spread": computed[1] if computed else None,
+            "minutes": len(resting),
+            "computed_at": now,
+        },
+    )
+    return baseline

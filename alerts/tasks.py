@@ -1,0 +1,57 @@
+"""Celery tasks of the risk engine: thin wrappers around alerts.services.
+All take primary keys, are idempotent and safe to retry (acks_late)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.cache import cache
+
+from alerts import services
+from workers.models import Worker
+
+
+def pending_key(worker_id: int) -> str:
+    return f"alerts:evaluate-pending:{worker_id}"
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def evaluate_worker(worker_id: int) -> int:
+    # Clear the flag first: readings stored while this runs enqueue another
+    # evaluation, so none is missed; readings stored before it are seen.
+    cache.delete(pending_key(worker_id))
+    return len(services.worker_evaluate(worker_id=worker_id))
+
+
+@shared_task(acks_late=True)
+def escalate_overdue() -> int:
+    return services.alerts_escalate_overdue()
+
+
+@shared_task(acks_late=True)
+def check_signals() -> int:
+    return services.signals_check()
+
+
+@shared_task(acks_late=True)
+def evaluate_on_shift() -> int:
+    """Periodic sweep: time alone changes some verdicts (a fall with no
+    movement, a condition that has cleared long enough to resolve)."""
+    from alerts.models import Alert, AlertStatus
+
+    ids = set(Alert.objects.exclude(status=AlertStatus.RESOLVED).values_list("worker_id", flat=True))
+    for worker_id in ids:
+        evaluate_worker.delay(worker_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def refresh_baselines() -> int:
+    ids = list(Worker.objects.values_list("pk", flat=True))
+    for worker_id in ids:
+        refresh_baseline.delay(worker_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def refresh_baseline(worker_id: int) -> None:
+    services.baseline_refresh(worker_id=worker_id)

@@ -1,0 +1,96 @@
+"""SOS, falls, and device problems."""
+
+from datetime import timedelta
+
+import pytest
+
+from alerts.rules import device, events
+from alerts.rules.base import Profile, Sample, Severity, State
+from alerts.rules.engine import evaluate_window
+from alerts.rules.thresholds import DEFAULTS
+from tests.alerts.windows import NOW, series, steady, window
+
+
+def test_sos_is_critical_at_once():
+    result = events.evaluate_sos(window(sos=[Sample(NOW, 1)]))
+    assert (result.state, result.severity) == (State.ACTIVE, Severity.CRITICAL)
+
+
+def test_no_sos_holds():
+    assert events.evaluate_sos(window()).state is State.HOLD
+
+
+def test_fall_is_critical_at_once():
+    result = events.evaluate_fall(window(fall=[Sample(NOW, 1)]), DEFAULTS)
+    assert (result.state, result.severity) == (State.ACTIVE, Severity.CRITICAL)
+    assert result.evidence["no_movement"] is False
+
+
+@pytest.mark.parametrize(("still_s", "no_movement"), [(59, False), (60, True), (120, True)])
+def test_fall_followed_by_no_steps_for_60_s(still_s, no_movement):
+    fell = NOW - timedelta(seconds=still_s)
+    steps = [Sample(fell + timedelta(seconds=s), 0) for s in range(10, still_s + 1, 10)]
+    result = events.evaluate_fall(window(fall=[Sample(fell, 1)], steps=steps), DEFAULTS)
+    assert result.evidence["no_movement"] is no_movement
+    assert result.message == ("Fall with no movement" if no_movement else "Fall detected")
+
+
+def test_fall_then_walking_is_not_no_movement():
+    fell = NOW - timedelta(seconds=90)
+    steps = [Sample(fell + timedelta(seconds=30), 12), Sample(fell + timedelta(seconds=60), 0)]
+    result = events.evaluate_fall(window(fall=[Sample(fell, 1)], steps=steps), DEFAULTS)
+    assert result.evidence["no_movement"] is False
+
+
+def off_body_window():
+    return window(
+        heart_rate=steady(0 + 25, 6),
+        skin_temp=steady(26.5, 6),
+        ambient_temp=steady(26.0, 6),
+        steps=steady(0, 6),
+        spo2=steady(70, 6),
+    )
+
+
+def test_flat_implausible_heart_rate_and_cold_skin_is_off_body():
+    result = device.evaluate_off_body(off_body_window(), DEFAULTS)
+    assert (result.state, result.severity) == (State.ACTIVE, Severity.INFO)
+
+
+def test_off_body_suppresses_clinical_alerts():
+    kinds = {e.kind: e for e in evaluate_window(off_body_window(), Profile(age=40), DEFAULTS)}
+    assert kinds["off_body"].state is State.ACTIVE
+    assert kinds["hypoxemia"].state is State.HOLD  # SpO2 70 from a removed device is not hypoxemia
+    assert kinds["early_warning"].state is State.HOLD
+
+
+def test_worn_device_is_not_off_body():
+    worn = window(heart_rate=series([72, 75, 71, 78, 74] * 3), skin_temp=steady(33.5, 6), ambient_temp=steady(26, 6))
+    assert device.evaluate_off_body(worn, DEFAULTS).state is State.CLEAR
+
+
+@pytest.mark.parametrize(("silent_min", "state"), [(4.9, State.CLEAR), (5, State.ACTIVE), (30, State.ACTIVE)])
+def test_signal_lost_after_five_minutes_on_shift(silent_min, state):
+    result = device.evaluate_signal(NOW - timedelta(minutes=silent_min), NOW, True, DEFAULTS)
+    assert result.state is state
+
+
+def test_signal_loss_off_shift_is_not_an_alert():
+    assert device.evaluate_signal(NOW - timedelta(hours=3), NOW, False, DEFAULTS).state is State.CLEAR
+
+
+@pytest.mark.parametrize(("level", "state"), [(15, State.ACTIVE), (16, State.HOLD), (21, State.CLEAR)])
+def test_low_battery_on_shift(level, state):
+    result = device.evaluate_battery(window(battery=[Sample(NOW, level)]), True, DEFAULTS)
+    assert result.state is state
+
+
+def test_thresholds_overrides_are_validated():
+    assert DEFAULTS.with_overrides({"spo2_warning": 92}).spo2_warning == 92.0
+    assert DEFAULTS.with_overrides({"signal_lost_minutes": 10}).signal_lost_minutes == 10
+    with pytest.raises(ValueError, match="unknown threshold"):
+        DEFAULTS.with_overrides({"spo2_warn": 92})
+    with pytest.raises(ValueError, match="must be a number"):
+        DEFAULTS.with_overrides({"spo2_warning": "92"})
+    with pytest.raises(ValueError, match="negative"):
+        DEFAULTS.with_overrides({"spo2_warning": -1})

@@ -1,0 +1,190 @@
+"""The alert lifecycle: one open alert per (worker, kind), hysteresis and
+automatic resolution, snoozes that a worse severity breaks through,
+acknowledgement, escalation, and live delivery to every audience."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from alerts import services
+from alerts.models import Alert, AlertEvent, AlertStatus
+from alerts.rules.base import Evaluation, Severity
+from healthhub.live import device_group, site_clinicians_group, worker_group
+
+pytestmark = pytest.mark.django_db
+
+
+def active(kind="hypoxemia", severity=Severity.WARNING, **evidence):
+    return Evaluation.active(kind, severity, "Blood oxygen is low", **evidence)
+
+
+def apply(worker, evaluation, at):
+    return services.alert_apply(worker_id=worker.pk, evaluation=evaluation, now=at)
+
+
+@pytest.fixture
+def t0():
+    return timezone.now().replace(microsecond=0)
+
+
+def test_repeated_trigger_updates_the_one_open_alert(alice, t0):
+    first = apply(alice, active(spo2=90), t0)
+    second = apply(alice, active(spo2=89), t0 + timedelta(minutes=1))
+    assert first.pk == second.pk
+    assert Alert.objects.count() == 1
+    second.refresh_from_db()
+    assert second.evidence == {"spo2": 89}
+    assert [e.action for e in second.events.all()] == ["opened"]
+
+
+def test_different_kinds_and_workers_get_their_own_alerts(alice, bob, t0):
+    apply(alice, active(), t0)
+    apply(alice, active("heat_strain"), t0)
+    apply(bob, active(), t0)
+    assert Alert.objects.count() == 3
+
+
+def test_clear_must_last_before_the_alert_resolves(alice, t0, settings):
+    settings.ALERTS = {**settings.ALERTS, "AUTO_RESOLVE_AFTER_S": 600}
+    alert = apply(alice, active(), t0)
+    apply(alice, Evaluation.clear("hypoxemia"), t0 + timedelta(minutes=1))
+    apply(alice, Evaluation.clear("hypoxemia"), t0 + timedelta(minutes=10))
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+    apply(alice, Evaluation.clear("hypoxemia"), t0 + timedelta(minutes=11))
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RESOLVED and alert.auto_resolved
+    assert alert.resolved_at == t0 + timedelta(minutes=11)
+    assert alert.events.last().action == AlertEvent.Action.AUTO_RESOLVED
+
+
+def test_hold_inside_the_margin_restarts_the_clear_timer(alice, t0):
+    alert = apply(alice, active(), t0)
+    apply(alice, Evaluation.clear("hypoxemia"), t0 + timedelta(minutes=1))
+    apply(alice, Evaluation.hold("hypoxemia"), t0 + timedelta(minutes=5))
+    apply(alice, Evaluation.clear("hypoxemia"), t0 + timedelta(minutes=6))
+    apply(alice, Evaluation.clear("hypoxemia"), t0 + timedelta(minutes=12))
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN  # only 6 minutes clear since the hold
+    apply(alice, Evaluation.clear("hypoxemia"), t0 + timedelta(minutes=16))
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RESOLVED
+
+
+def test_retrigger_after_resolution_opens_a_new_alert(alice, t0):
+    first = apply(alice, active(), t0)
+    services.alert_resolve(alert_id=first.pk, by=alice.user, note="")
+    second = apply(alice, active(), t0 + timedelta(minutes=1))
+    assert second.pk != first.pk
+
+
+def test_same_verdict_twice_changes_nothing(alice, t0):
+    apply(alice, active(), t0)
+    apply(alice, active(), t0)
+    assert Alert.objects.count() == 1
+    assert AlertEvent.objects.count() == 1
+
+
+def test_snooze_silences_the_same_severity_but_not_a_worse_one(alice, clara, t0):
+    services.snooze_create(
+        worker=alice, kind="hypoxemia", severity="warning", minutes=60, reason="known COPD", by=clara
+    )
+    assert apply(alice, active(severity=Severity.WARNING), timezone.now()) is None
+    assert Alert.objects.count() == 0
+    broke_through = apply(alice, active(severity=Severity.URGENT), timezone.now())
+    assert broke_through is not None and broke_through.severity == "urgent"
+
+
+def test_snooze_expires(alice, clara):
+    services.snooze_create(worker=alice, kind="hypoxemia", severity="warning", minutes=1, reason="r", by=clara)
+    assert apply(alice, active(), timezone.now() + timedelta(minutes=2)) is not None
+
+
+@pytest.mark.parametrize(("minutes", "reason"), [(0, "x"), (60 * 24 * 8, "x"), (10, "  ")])
+def test_snooze_needs_a_reason_and_a_sane_duration(alice, clara, minutes, reason):
+    with pytest.raises(services.AlertActionError):
+        services.snooze_create(worker=alice, kind="fall", severity="critical", minutes=minutes, reason=reason, by=clara)
+
+
+def test_acknowledge_then_resolve(alice, clara, t0):
+    alert = apply(alice, active(), t0)
+    services.alert_acknowledge(alert_id=alert.pk, by=clara)
+    with pytest.raises(services.AlertActionError):
+        services.alert_acknowledge(alert_id=alert.pk, by=clara)
+    services.alert_resolve(alert_id=alert.pk, by=clara, note="rested, SpO2 back to 97")
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_by, alert.resolved_by) == ("resolved", clara, clara)
+    assert [e.action for e in alert.events.all()] == ["opened", "acknowledged", "resolved"]
+    assert alert.events.last().detail == {"note": "rested, SpO2 back to 97"}
+    with pytest.raises(services.AlertActionError):
+        services.alert_resolve(alert_id=alert.pk, by=clara)
+
+
+def test_a_worse_severity_reopens_an_acknowledged_alert(alice, clara, t0):
+    alert = apply(alice, active(), t0)
+    services.alert_acknowledge(alert_id=alert.pk, by=clara)
+    apply(alice, active(severity=Severity.URGENT), t0 + timedelta(minutes=1))
+    alert.refresh_from_db()
+    assert (alert.status, alert.severity) == ("open", "urgent")
+
+
+def test_notes_are_kept_and_empty_notes_refused(alice, clara, t0):
+    alert = apply(alice, active(), t0)
+    services.alert_annotate(alert_id=alert.pk, by=clara, note="called the line lead")
+    with pytest.raises(services.AlertActionError):
+        services.alert_annotate(alert_id=alert.pk, by=clara, note=" ")
+    assert alert.events.filter(action="note").get().detail == {"note": "called the line lead"}
+
+
+def test_unacknowledged_critical_is_escalated_once_after_two_minutes(alice, clara, t0):
+    from tests.factories import staff
+
+    staff("cleo", "clinician", alice.site)
+    alert = apply(alice, active("sos", Severity.CRITICAL), t0)
+    assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=119)) == 0
+    assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=120)) == 1
+    assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=300)) == 0
+    alert.refresh_from_db()
+    assert alert.escalated_at == t0 + timedelta(seconds=120)
+    event = alert.events.get(action="escalated")
+    assert event.detail == {"clinicians": ["clara", "cleo"]}
+
+
+def test_acknowledged_or_non_critical_alerts_are_not_escalated(alice, clara, t0):
+    acked = apply(alice, active("sos", Severity.CRITICAL), t0)
+    services.alert_acknowledge(alert_id=acked.pk, by=clara)
+    apply(alice, active("hypoxemia", Severity.URGENT), t0)
+    assert services.alerts_escalate_overdue(now=t0 + timedelta(minutes=10)) == 0
+
+
+def receive(group):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    return lambda: async_to_sync(layer.receive)(channel)
+
+
+def test_changes_reach_clinicians_portal_and_wearable(alice, alice_device, t0, django_capture_on_commit_callbacks):
+    device, _ = alice_device
+    clinicians = receive(site_clinicians_group(alice.site_id))
+    portal = receive(worker_group(alice.pk))
+    wearable = receive(device_group(device.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = apply(alice, active("fall", Severity.CRITICAL), t0)
+    for listener in (clinicians, portal):
+        event = listener()
+        assert event["type"] == "alert.changed" and event["change"] == "opened"
+        assert event["alert"]["id"] == alert.pk and event["alert"]["severity"] == "critical"
+    frame = wearable()
+    assert frame == {
+        "type": "alert.push",
+        "id": str(alert.pk),
+        "kind": "fall",
+        "severity": "critical",
+        "message": "Blood oxygen is low",
+    }
