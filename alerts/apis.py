@@ -4,6 +4,7 @@ themself (read only) and the clinicians of the worker's site."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -29,14 +30,19 @@ class AlertOutput(serializers.ModelSerializer):
     department = serializers.CharField(source="worker.department.name")
     site = serializers.IntegerField(source="worker.site_id")
     events = serializers.SerializerMethodField()
+    message_text = serializers.SerializerMethodField()
 
     class Meta:
         model = Alert
         fields = [
             "id", "worker", "employee_number", "worker_name", "department", "site", "kind", "severity",
-            "status", "message", "evidence", "opened_at", "updated_at", "acknowledged_at", "resolved_at",
-            "escalated_at", "auto_resolved", "events",
+            "status", "message", "message_text", "evidence", "opened_at", "updated_at", "acknowledged_at",
+            "resolved_at", "escalated_at", "auto_resolved", "events",
         ]  # fmt: skip
+
+    def get_message_text(self, alert: Alert) -> str:
+        """The message in the requester's language."""
+        return gettext(alert.message)
 
     def get_events(self, alert: Alert) -> list[dict]:
         if not self.context.get("with_events"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Avg, QuerySet
@@ -13,7 +14,7 @@ from alerts.rules.base import Profile, Sample, Window
 from alerts.rules.thresholds import DEFAULTS, Thresholds
 from devices.buckets import EpochBucket
 from devices.models import Reading
-from workers.models import Worker
+from workers.models import CheckIn, Worker
 from workers.selectors import worker_on_shift, workers_health_visible_to
 
 # Raw readings for the recent past; per-minute means further back (enough
@@ -64,8 +65,13 @@ def profile_load(worker: Worker, now: datetime) -> Profile:
         on_shift=worker_on_shift(worker, now),
         rest_hr_baseline=baseline.rest_hr_median if baseline else None,
         rest_hr_spread=baseline.rest_hr_spread if baseline else None,
-        checkin_temperature=None,
+        checkin_temperature=checkin_temperature_today(worker, now),
     )
+
+
+def checkin_temperature_today(worker: Worker, now: datetime) -> float | None:
+    day = now.astimezone(ZoneInfo(worker.site.timezone)).date()
+    return CheckIn.objects.filter(worker=worker, day=day).values_list("temperature", flat=True).first()
 
 
 def alerts_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Alert]:

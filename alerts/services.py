@@ -6,8 +6,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze
 from alerts.rules.base import Evaluation, State
@@ -25,6 +27,8 @@ def alert_payload(alert: Alert) -> dict:
     return {
         "id": alert.pk,
         "worker": alert.worker_id,
+        "employee_number": alert.worker.employee_number,
+        "worker_name": alert.worker.user.get_full_name(),
         "kind": alert.kind,
         "severity": alert.severity,
         "status": alert.status,
@@ -58,11 +62,17 @@ def _publish(alert: Alert, change: str, *, to_device: bool = False) -> None:
                         "id": str(alert.pk),
                         "kind": alert.kind,
                         "severity": alert.severity,
-                        "message": alert.message,
+                        # The wearable speaks the site's language (Korean by default).
+                        "message": _device_text(alert.message),
                     },
                 )
 
     transaction.on_commit(send)
+
+
+def _device_text(message: str) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return gettext(message)
 
 
 def _event(alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, **detail) -> None:
@@ -319,3 +329,21 @@ def baseline_refresh(*, worker_id: int, now: datetime | None = None) -> Baseline
         },
     )
     return baseline
+
+
+def evaluation_request(*, worker_id: int) -> bool:
+    """Ask for the worker's alerts to be re-evaluated soon, without waiting.
+
+    Coalesced: while an evaluation is pending for the worker, further
+    requests add nothing (an atomic cache add, shared by all processes when
+    the cache is Redis), so a stream of batches costs one task at a time,
+    not one per batch. The flag expires, so a lost task is not lost forever.
+    Returns whether a task was enqueued.
+    """
+    from alerts.tasks import evaluate_worker, pending_key
+    from healthhub.dispatch import enqueue
+
+    if not cache.add(pending_key(worker_id), 1, timeout=settings.ALERTS["PENDING_TTL_S"]):
+        return False
+    enqueue(evaluate_worker, worker_id)
+    return True

@@ -3,13 +3,13 @@ in the admin: health data is read through the audited views only."""
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from devices.models import Device
 from devices.services import device_assign, device_provision, device_revoke, device_token_rotate
 from workers.admin import admin_sites
+from workers.models import Worker
 
 
 @admin.register(Device)
@@ -21,9 +21,20 @@ class DeviceAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "token_issued_at", "last_seen_at", "battery"]
     actions = ["revoke", "rotate_token"]
 
+    # A device belongs to a site through its worker. One assigned to nobody
+    # belongs to no site, so only superusers see it; site administrators
+    # provision and assign devices to their own sites' workers only.
     def get_queryset(self, request):
-        sites = admin_sites(request)
-        return super().get_queryset(request).filter(Q(worker__site__in=sites) | Q(worker__isnull=True))
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(worker__site__in=admin_sites(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "worker" and not request.user.is_superuser:
+            kwargs["queryset"] = Worker.objects.filter(site__in=admin_sites(request))
+            kwargs["required"] = True
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         # Provisioning and reassignment go through the services, which issue
@@ -41,7 +52,7 @@ class DeviceAdmin(admin.ModelAdmin):
             device_assign(device=obj, worker=obj.worker)
         super().save_model(request, obj, form, change)
 
-    @admin.action(description=_("Revoke the token of selected devices"))
+    @admin.action(description=_("Revoke the token of selected devices"), permissions=["change"])
     def revoke(self, request, queryset):
         with transaction.atomic():
             for device in queryset.select_for_update():
@@ -49,7 +60,7 @@ class DeviceAdmin(admin.ModelAdmin):
         count = queryset.count()
         self.message_user(request, ngettext("%d device revoked.", "%d devices revoked.", count) % count)
 
-    @admin.action(description=_("Issue a new token for selected devices"))
+    @admin.action(description=_("Issue a new token for selected devices"), permissions=["change"])
     def rotate_token(self, request, queryset):
         for device in queryset:
             token = device_token_rotate(device=device)

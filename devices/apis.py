@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -27,6 +27,8 @@ from workers.selectors import worker_health_for
 
 MAX_RAW_POINTS = 10_000
 MAX_BUCKETS = 20_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DEFAULT_WINDOW = timedelta(days=1)
 
 
 def _error(code: str, detail: str, http_status: int, seq: int | None = None) -> Response:
@@ -70,14 +72,26 @@ class IngestApi(APIView):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         device = device_by_token(token.strip()) if scheme.lower() == "bearer" else None
         if device is None:
-            return _error("unauthenticated", "a valid device token is required", status.HTTP_401_UNAUTHORIZED)
+            response = _error("unauthenticated", "a valid device token is required", status.HTTP_401_UNAUTHORIZED)
+            response["WWW-Authenticate"] = 'Bearer realm="devices"'
+            return response
         if device.worker_id is None:
             return _error("forbidden", "the device is not assigned to a worker", status.HTTP_403_FORBIDDEN)
         limits = Limits.from_settings()
         try:
+            # Refuse an oversized body by its declared length, before reading
+            # it: past DATA_UPLOAD_MAX_MEMORY_SIZE Django would otherwise answer
+            # with an HTML 400 that a device cannot parse.
+            declared = _content_length(request)
+            if declared > limits.max_frame_bytes:
+                raise FrameError(
+                    protocol.TOO_LARGE, f"frame is {declared} bytes; the limit is {limits.max_frame_bytes}"
+                )
             message = protocol.decode_frame(request.body, limits)
             if message["type"] != "readings":
-                raise FrameError(protocol.UNKNOWN_TYPE, f"unknown message type {message['type']!r}")
+                raise FrameError(
+                    protocol.UNKNOWN_TYPE, f"unknown message type {message['type']!r}", protocol.frame_seq(message)
+                )
             ack, _active = batch_receive(
                 device_id=device.pk, worker_id=device.worker_id, message=message, limits=limits
             )
@@ -86,7 +100,19 @@ class IngestApi(APIView):
         return Response(ack)
 
 
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 # --- Provisioning ------------------------------------------------------------
+
+
+# A device belongs to a site through its worker. An unassigned device belongs
+# to no site, so only superusers provision, see or revoke one; site
+# administrators manage the devices of their own sites' workers.
 
 
 class IsSiteAdmin(BasePermission):
@@ -137,6 +163,10 @@ class DeviceProvisionApi(APIView):
             ).first()
             if worker is None:
                 return Response({"employee_number": ["no such worker on your sites"]}, status=400)
+        elif not request.user.is_superuser:
+            return Response(
+                {"employee_number": ["required: a device assigned to nobody belongs to no site"]}, status=400
+            )
         try:
             device, token = device_provision(
                 serial=data.validated_data["serial"], model=data.validated_data["model"], worker=worker
@@ -153,12 +183,11 @@ class DeviceRevokeApi(APIView):
 
     @extend_schema(request=None, responses={200: DeviceOutput})
     def post(self, request: Request, serial: str) -> Response:
+        devices = Device.objects.select_for_update(of=("self",))
+        if not request.user.is_superuser:
+            devices = devices.filter(worker__site__in=_admin_sites(request.user))
         with transaction.atomic():
-            device = get_object_or_404(
-                Device.objects.select_for_update(),
-                serial=serial,
-                worker__site__in=_admin_sites(request.user),
-            )
+            device = get_object_or_404(devices, serial=serial)
             device_revoke(device=device)
         return Response(DeviceOutput(device).data)
 
@@ -219,19 +248,20 @@ class WorkerReadingsApi(APIView):
         },
     )
     def get(self, request: Request, worker_id: int) -> Response:
-        worker = worker_health_for(
-            request.user, worker_id, what="readings", reason=request.query_params.get("reason", "")
-        )
+        # The query is checked before the access check, so that a query
+        # refused as invalid is not logged as a read of the worker's data (and
+        # a 400 reveals nothing about the worker: it does not depend on them).
         params = request.query_params
         metric = params.get("metric") or None
         if metric is not None and metric not in protocol.METRICS:
             raise serializers.ValidationError({"metric": f"unknown metric {metric!r}"})
         end = _parse_time(params.get("to"), "to") or timezone.now()
-        start = _parse_time(params.get("from"), "from") or end - timedelta(days=1)
+        start = _parse_time(params.get("from"), "from") or max(end, _EPOCH + _DEFAULT_WINDOW) - _DEFAULT_WINDOW
+        # Nothing is older than the epoch, and the buckets assume it.
+        start = max(start, _EPOCH)
         if start >= end:
             raise serializers.ValidationError({"from": "must be before 'to'"})
-        qs = readings_for_worker(worker, metric=metric, start=start, end=end)
-        body: dict = {"worker": worker.pk, "from": start, "to": end, "resolution": params.get("resolution")}
+        seconds = None
         if params.get("resolution"):
             try:
                 seconds = parse_resolution(params["resolution"])
@@ -242,6 +272,12 @@ class WorkerReadingsApi(APIView):
                 raise serializers.ValidationError(
                     {"resolution": f"more than {MAX_BUCKETS} buckets; choose a coarser resolution"}
                 )
+        worker = worker_health_for(
+            request.user, worker_id, what="readings", reason=request.query_params.get("reason", "")
+        )
+        qs = readings_for_worker(worker, metric=metric, start=start, end=end)
+        body: dict = {"worker": worker.pk, "from": start, "to": end, "resolution": params.get("resolution")}
+        if seconds is not None:
             body["buckets"] = BucketOutput(bucketed(qs, seconds), many=True).data
             return Response(body)
         points = list(qs[: MAX_RAW_POINTS + 1])

@@ -156,7 +156,11 @@ def parse_timestamp(raw: Any) -> datetime | None:
             return None
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             return None  # the protocol requires an offset: local time is ambiguous
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            # e.g. 0001-01-01T00:00:00+01:00, which is before datetime.min in UTC
+            return None
     return None
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from alerts.services import evaluation_request
 from devices.models import Device, DeviceStatus, Reading
 from devices.protocol import Limits, ValidReading, ack_message, parse_batch
 from devices.tokens import token_hash, token_new
@@ -31,16 +32,29 @@ def device_provision(*, serial: str, model: str = "", worker: Worker | None = No
     serial = serial.strip()
     if not serial:
         raise ProvisioningError("a serial number is required")
+    # Checked here, not left to the database: SQLite would store a longer
+    # value and PostgreSQL would fail with a DataError.
+    for field, value in (("serial", serial), ("model", model)):
+        max_length = Device._meta.get_field(field).max_length
+        if len(value) > max_length:
+            raise ProvisioningError(f"the {field} has at most {max_length} characters")
+    duplicate = ProvisioningError(f"a device with serial {serial!r} already exists")
     if Device.objects.filter(serial=serial).exists():
-        raise ProvisioningError(f"a device with serial {serial!r} already exists")
+        raise duplicate
     token = token_new()
-    device = Device.objects.create(
-        serial=serial,
-        model=model,
-        worker=worker,
-        token_hash=token_hash(token),
-        token_issued_at=timezone.now(),
-    )
+    try:
+        # A savepoint: two admins provisioning the same serial at once both
+        # pass the check above, and the loser gets the same clear error.
+        with transaction.atomic():
+            device = Device.objects.create(
+                serial=serial,
+                model=model,
+                worker=worker,
+                token_hash=token_hash(token),
+                token_issued_at=timezone.now(),
+            )
+    except IntegrityError:
+        raise duplicate from None
     return device, token
 
 
@@ -149,4 +163,7 @@ def batch_receive(
         touch=touch,
     )
     ack = ack_message(batch.seq, result.accepted, result.duplicates, batch.rejected)
+    if result.accepted:
+        # After the commit above; coalesced, and never waits for the evaluation.
+        evaluation_request(worker_id=worker_id)
     return ack, result.device_active

@@ -228,4 +228,6 @@ ALERTS = {
     "AUTO_RESOLVE_AFTER_S": env_int("ALERT_AUTO_RESOLVE_AFTER_S", 600),
     # A critical alert nobody acknowledged within this time is escalated.
     "ESCALATE_AFTER_S": env_int("ALERT_ESCALATE_AFTER_S", 120),
+    # An evaluation request older than this is assumed lost and may be re-sent.
+    "PENDING_TTL_S": 60,
 }

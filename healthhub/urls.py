@@ -5,12 +5,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from alerts import apis as alert_apis
 from devices import apis as device_apis
+from workers import apis as worker_apis
 
 api_v1 = [
     path("ingest/", device_apis.IngestApi.as_view(), name="ingest"),
     path("devices/", device_apis.DeviceProvisionApi.as_view(), name="device-provision"),
     path("devices/<str:serial>/revoke/", device_apis.DeviceRevokeApi.as_view(), name="device-revoke"),
     path("workers/<int:worker_id>/readings/", device_apis.WorkerReadingsApi.as_view(), name="worker-readings"),
+    path("checkins/", worker_apis.CheckInApi.as_view(), name="checkin"),
+    path("workers/<int:worker_id>/checkins/", worker_apis.WorkerCheckInsApi.as_view(), name="worker-checkins"),
     path("workers/<int:worker_id>/snoozes/", alert_apis.SnoozeApi.as_view(), name="worker-snooze"),
     path("alerts/", alert_apis.AlertListApi.as_view(), name="alerts"),
     path("alerts/<int:alert_id>/", alert_apis.AlertDetailApi.as_view(), name="alert"),

@@ -72,3 +72,21 @@ def api_as(user) -> APIClient:
     if user is not None:
         client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def celery_worker_mode(settings):
+    """Tasks go to the real Celery worker when .ci/run provides one
+    (PostgreSQL + Redis run); otherwise they run in-process. Tests using this
+    must be transactional and wait for results rather than assume them."""
+    from healthhub.celery import app
+
+    if not settings.CELERY_WORKER_FOR_TESTS:
+        yield False
+        return
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    try:
+        yield True
+    finally:
+        app.conf.task_always_eager = True

@@ -16,12 +16,10 @@ else:
     # Tests create and drop databases; a pool would hold connections open.
     DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 
-# With REDIS_URL and HEALTHHUB_TEST_CELERY_WORKER=1, tasks go to a real
-# Celery worker started by .ci/run; otherwise they run in-process.
-if REDIS_URL and env_bool("HEALTHHUB_TEST_CELERY_WORKER", False):
-    CELERY_TASK_ALWAYS_EAGER = False
-else:
-    CELERY_TASK_ALWAYS_EAGER = True
+# Tasks run in-process (eagerly) unless a test asks for the real worker
+# (the ``celery_worker_mode`` fixture), which .ci/run starts on Redis.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_WORKER_FOR_TESTS = bool(REDIS_URL) and env_bool("HEALTHHUB_TEST_CELERY_WORKER", False)
 
 DEVICE_PROTOCOL = {**DEVICE_PROTOCOL, "HELLO_TIMEOUT_S": 0.5}  # noqa: F405
 

@@ -12,11 +12,38 @@ def admin_sites(request):
     return sites_for_role(request.user, StaffRole.SITE_ADMIN)
 
 
+def _scoped_choices(model, request):
+    """The choices a site administrator may pick for a relation to ``model``
+    (None: unrestricted), so that nobody moves a record to, or grants
+    themself, a site they do not manage."""
+    if request.user.is_superuser:
+        return None
+    if model is Site:
+        return admin_sites(request)
+    if model is Department:
+        return Department.objects.filter(site__in=admin_sites(request))
+    if model is Worker:
+        return Worker.objects.filter(site__in=admin_sites(request))
+    return None
+
+
 class SiteScopedAdmin(admin.ModelAdmin):
     site_path = "site"
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(**{f"{self.site_path}__in": admin_sites(request)}).distinct()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        choices = _scoped_choices(db_field.related_model, request)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        choices = _scoped_choices(db_field.related_model, request)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 @admin.register(Site)
@@ -46,3 +73,13 @@ class StaffProfileAdmin(SiteScopedAdmin):
     list_filter = ["role"]
     filter_horizontal = ["sites"]
     raw_id_fields = ["user"]
+
+    def save_related(self, request, form, formsets, change):
+        # The form offers only the editor's own sites; a profile that also
+        # covers other sites keeps them.
+        others = []
+        if change and not request.user.is_superuser:
+            others = list(form.instance.sites.exclude(pk__in=admin_sites(request)))
+        super().save_related(request, form, formsets, change)
+        if others:
+            form.instance.sites.add(*others)

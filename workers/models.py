@@ -97,6 +97,43 @@ class Shift(models.Model):
         return f"{self.worker} {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M}"
 
 
+class CheckIn(models.Model):
+    """A worker's daily symptom check-in (one per local day; a second one
+    that day replaces the first)."""
+
+    SYMPTOMS = ("fever", "cough", "sore_throat", "loss_of_taste_or_smell", "shortness_of_breath", "fatigue")
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="checkins", verbose_name=_("worker"))
+    day = models.DateField(_("day"))
+    temperature = models.FloatField(_("temperature (°C)"), null=True, blank=True)
+    fever = models.BooleanField(_("fever or chills"), default=False)
+    cough = models.BooleanField(_("cough"), default=False)
+    sore_throat = models.BooleanField(_("sore throat"), default=False)
+    loss_of_taste_or_smell = models.BooleanField(_("loss of taste or smell"), default=False)
+    shortness_of_breath = models.BooleanField(_("shortness of breath"), default=False)
+    fatigue = models.BooleanField(_("fatigue"), default=False)
+    submitted_at = models.DateTimeField(_("submitted at"))
+
+    class Meta:
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "day"], name="checkin_one_per_day"),
+            models.CheckConstraint(
+                condition=models.Q(temperature__isnull=True) | models.Q(temperature__gte=30, temperature__lte=45),
+                name="checkin_temperature_plausible",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.worker} {self.day}"
+
+    @property
+    def symptoms(self) -> list[str]:
+        return [name for name in self.SYMPTOMS if getattr(self, name)]
+
+
 class StaffRole(models.TextChoices):
     CLINICIAN = "clinician", _("Clinician")
     HR = "hr", _("HR / programme manager")

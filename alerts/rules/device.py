@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from alerts.rules import messages
 from alerts.rules.base import Evaluation, Severity, Window, median, samples_evidence
 from alerts.rules.thresholds import Thresholds
 
@@ -39,7 +40,7 @@ def looks_off_body(window: Window, t: Thresholds) -> tuple[bool, dict]:
 def evaluate_off_body(window: Window, t: Thresholds) -> Evaluation:
     off, evidence = looks_off_body(window, t)
     if off:
-        return Evaluation.active(OFF_BODY, Severity.INFO, "The wearable seems to be off or loose", **evidence)
+        return Evaluation.active(OFF_BODY, Severity.INFO, messages.OFF_BODY, **evidence)
     hr = window.get("heart_rate", timedelta(minutes=t.off_body_minutes))
     if len(hr) >= 3 and max(s.value for s in hr) - min(s.value for s in hr) >= 3:
         return Evaluation.clear(OFF_BODY, **evidence)
@@ -56,7 +57,7 @@ def evaluate_signal(last_seen: datetime | None, now: datetime, on_shift: bool, t
         return Evaluation.active(
             SIGNAL_LOST,
             Severity.WARNING,
-            "No signal from the wearable",
+            messages.SIGNAL_LOST,
             last_seen=last_seen.isoformat(),
             silent_minutes=round(silent, 1),
         )
@@ -68,9 +69,7 @@ def evaluate_battery(window: Window, on_shift: bool, t: Thresholds) -> Evaluatio
     if battery is None:
         return Evaluation.hold(LOW_BATTERY)
     if on_shift and battery.value <= t.low_battery:
-        return Evaluation.active(
-            LOW_BATTERY, Severity.INFO, "Wearable battery is low: charge it", battery=battery.value
-        )
+        return Evaluation.active(LOW_BATTERY, Severity.INFO, messages.LOW_BATTERY, battery=battery.value)
     if battery.value > t.low_battery + 5:
         return Evaluation.clear(LOW_BATTERY, battery=battery.value)
     return Evaluation.hold(LOW_BATTERY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from alerts.rules import messages
 from alerts.rules.base import Evaluation, Severity, Window, samples_evidence
 from alerts.rules.thresholds import Thresholds
 
@@ -16,7 +17,7 @@ def evaluate_sos(window: Window, since: timedelta = timedelta(minutes=10)) -> Ev
     automatically (a person resolves it)."""
     presses = window.get("sos", since)
     if presses:
-        return Evaluation.active(SOS, Severity.CRITICAL, "SOS pressed", readings=samples_evidence(presses))
+        return Evaluation.active(SOS, Severity.CRITICAL, messages.SOS, readings=samples_evidence(presses))
     return Evaluation.hold(SOS)
 
 
@@ -31,7 +32,7 @@ def evaluate_fall(window: Window, t: Thresholds, since: timedelta = timedelta(mi
     still_for = (window.now - fell_at).total_seconds()
     moved = any(s.value > 0 for s in after)
     no_movement = not moved and still_for >= t.fall_still_seconds and bool(after)
-    message = "Fall with no movement" if no_movement else "Fall detected"
+    message = messages.FALL_STILL if no_movement else messages.FALL
     return Evaluation.active(
         FALL,
         Severity.CRITICAL,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from alerts.rules import messages
 from alerts.rules.base import Evaluation, Sample, Severity, Window, median, samples_evidence, sustained
 from alerts.rules.thresholds import Thresholds
 
@@ -185,7 +186,7 @@ def evaluate_heat_strain(window: Window, age: int, acclimatized: bool, rest_hr: 
         return Evaluation.active(
             HEAT_STRAIN,
             severity,
-            "Heat strain: stop work and rest in the shade with water",
+            messages.HEAT_STRAIN,
             reasons=reasons,
             **evidence,
         )
@@ -240,7 +241,10 @@ def evaluate_rest(window: Window, t: Thresholds) -> Evaluation:
     evidence = {"heat_index": hi, "minutes_since_break": round(worked)}
     if hi >= t.heat_index_rest and worked >= t.rest_every_minutes:
         return Evaluation.active(
-            REST_OVERDUE, Severity.INFO, "Heat index is high: take a 20-minute break in the shade", **evidence
+            REST_OVERDUE,
+            Severity.INFO,
+            messages.REST_OVERDUE,
+            **evidence,
         )
     if worked == 0 or hi < t.heat_index_rest - 2:
         return Evaluation.clear(REST_OVERDUE, **evidence)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from alerts.rules import messages
 from alerts.rules.base import Evaluation, Severity, Window, at_rest, median, samples_evidence
 from alerts.rules.thresholds import Thresholds
 
@@ -114,5 +115,5 @@ def evaluate(window: Window, thresholds: Thresholds) -> Evaluation:
         if summary["total"] <= 3 and max(scores.values()) <= 2:
             return Evaluation.clear(KIND, **summary)
         return Evaluation.hold(KIND)
-    message = f"NEWS2 (partial) {sum(scores.values())} at rest"
+    message = messages.EARLY_WARNING
     return Evaluation.active(KIND, severity, message, **summary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from alerts.rules import messages
 from alerts.rules.base import Evaluation, Profile, Severity, Window, at_rest, median, samples_evidence, sustained
 from alerts.rules.thresholds import Thresholds
 
@@ -21,9 +22,9 @@ def evaluate_hypoxemia(window: Window, t: Thresholds) -> Evaluation:
         return Evaluation.hold(HYPOXEMIA)
     evidence = {"readings": samples_evidence(spo2, 20), "median": median([s.value for s in spo2[-5:]])}
     if sustained(spo2, window.now, span, lambda v: v <= t.spo2_urgent):
-        return Evaluation.active(HYPOXEMIA, Severity.URGENT, "Blood oxygen is very low", **evidence)
+        return Evaluation.active(HYPOXEMIA, Severity.URGENT, messages.HYPOXEMIA_URGENT, **evidence)
     if sustained(spo2, window.now, span, lambda v: v <= t.spo2_warning):
-        return Evaluation.active(HYPOXEMIA, Severity.WARNING, "Blood oxygen is low", **evidence)
+        return Evaluation.active(HYPOXEMIA, Severity.WARNING, messages.HYPOXEMIA, **evidence)
     if sustained(spo2, window.now, span, lambda v: v > t.spo2_warning + t.spo2_clear_margin, share=1.0):
         return Evaluation.clear(HYPOXEMIA, **evidence)
     return Evaluation.hold(HYPOXEMIA)
@@ -37,9 +38,9 @@ def evaluate_fever(window: Window, profile: Profile, t: Thresholds) -> Evaluatio
     checkin = profile.checkin_temperature
     evidence = {"readings": samples_evidence(core, 10), "checkin_temperature": checkin}
     if checkin is not None and checkin >= t.fever_temperature:
-        return Evaluation.active(FEVER, Severity.WARNING, "Fever: see the clinic before going on", **evidence)
+        return Evaluation.active(FEVER, Severity.WARNING, messages.FEVER, **evidence)
     if sustained(core, window.now, span, lambda v: v >= t.fever_temperature):
-        return Evaluation.active(FEVER, Severity.WARNING, "Fever: see the clinic before going on", **evidence)
+        return Evaluation.active(FEVER, Severity.WARNING, messages.FEVER, **evidence)
     if len(core) >= 3 and all(s.value < t.fever_temperature - t.fever_clear_margin for s in core):
         return Evaluation.clear(FEVER, **evidence)
     if not core and checkin is not None:
@@ -71,7 +72,10 @@ def evaluate_illness(window: Window, profile: Profile, t: Thresholds) -> Evaluat
     }
     if sustained(resting, window.now, span, lambda v: v > limit, min_samples=10):
         return Evaluation.active(
-            ILLNESS, Severity.WARNING, "Resting heart rate is well above your usual: possible illness", **evidence
+            ILLNESS,
+            Severity.WARNING,
+            messages.ILLNESS,
+            **evidence,
         )
     if len(resting) >= 3 and median([s.value for s in resting[-10:]]) < limit - t.illness_clear_margin:
         return Evaluation.clear(ILLNESS, **evidence)

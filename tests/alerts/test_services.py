@@ -175,7 +175,7 @@ def test_changes_reach_clinicians_portal_and_wearable(alice, alice_device, t0, d
     portal = receive(worker_group(alice.pk))
     wearable = receive(device_group(device.pk))
     with django_capture_on_commit_callbacks(execute=True):
-        alert = apply(alice, active("fall", Severity.CRITICAL), t0)
+        alert = apply(alice, Evaluation.active("fall", Severity.CRITICAL, "Fall detected"), t0)
     for listener in (clinicians, portal):
         event = listener()
         assert event["type"] == "alert.changed" and event["change"] == "opened"
@@ -186,5 +186,23 @@ def test_changes_reach_clinicians_portal_and_wearable(alice, alice_device, t0, d
         "id": str(alert.pk),
         "kind": "fall",
         "severity": "critical",
-        "message": "Blood oxygen is low",
+        "message": "넘어짐 감지",  # the wearable speaks the site's language, Korean by default
     }
+
+
+def test_site_thresholds_apply_to_that_site_only(alice, charlie):
+    from alerts.models import SiteThresholds
+    from alerts.selectors import thresholds_for
+
+    SiteThresholds.objects.create(site=alice.site, overrides={"spo2_warning": 93})
+    assert thresholds_for(alice.site_id).spo2_warning == 93
+    assert thresholds_for(charlie.site_id).spo2_warning == 91
+
+
+def test_bad_site_thresholds_are_refused_by_validation(alice):
+    from django.core.exceptions import ValidationError
+
+    from alerts.models import SiteThresholds
+
+    with pytest.raises(ValidationError, match="unknown threshold"):
+        SiteThresholds(site=alice.site, overrides={"spo2_warn": 93}).full_clean()

@@ -99,3 +99,43 @@ def test_access_log_cannot_be_changed_or_deleted(alice, clara):
     with pytest.raises(ValueError):
         entry.delete()
     assert AccessLog.objects.get().what == "readings"
+
+
+@pytest.fixture
+def alice_alert(alice):
+    from django.utils import timezone
+
+    from alerts.rules.base import Evaluation, Severity
+    from alerts.services import alert_apply
+
+    return alert_apply(
+        worker_id=alice.pk, evaluation=Evaluation.active("sos", Severity.CRITICAL, "SOS pressed"), now=timezone.now()
+    )
+
+
+def test_clinician_home_shows_open_alerts_with_actions(client, alice_alert, clara):
+    client.force_login(clara)
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'data-id="{alice_alert.pk}"' in page
+    assert 'data-can-act="1"' in page
+    assert "SOS pressed" in page
+
+
+def test_korean_home_translates_the_alert(client, alice_alert, clara):
+    client.force_login(clara)
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "SOS 호출" in page
+
+
+@pytest.mark.parametrize("who", ["bob", "hana", "carl"])
+def test_others_do_not_see_the_alert(client, alice_alert, bob, hana, carl, who):
+    client.force_login({"bob": bob.user, "hana": hana, "carl": carl}[who])
+    page = client.get("/").content.decode()
+    assert f'data-id="{alice_alert.pk}"' not in page
+
+
+def test_worker_sees_own_alert_without_actions(client, alice_alert, alice):
+    client.force_login(alice.user)
+    page = client.get("/").content.decode()
+    assert f'data-id="{alice_alert.pk}"' in page
+    assert 'data-can-act="0"' in page

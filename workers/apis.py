@@ -1,0 +1,56 @@
+"""JSON API about workers: daily check-ins."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from healthhub.roles import worker_of
+from workers.models import CheckIn
+from workers.selectors import worker_health_for
+from workers.services import checkin_submit
+
+
+class CheckInInput(serializers.Serializer):
+    temperature = serializers.FloatField(required=False, allow_null=True, min_value=30, max_value=45, default=None)
+    symptoms = serializers.ListField(
+        child=serializers.ChoiceField(choices=CheckIn.SYMPTOMS), required=False, default=list
+    )
+
+
+class CheckInOutput(serializers.ModelSerializer):
+    symptoms = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = CheckIn
+        fields = ["day", "temperature", "symptoms", "submitted_at"]
+
+
+class CheckInApi(APIView):
+    """A worker submits today's check-in for themself."""
+
+    @extend_schema(request=CheckInInput, responses={201: CheckInOutput})
+    def post(self, request: Request) -> Response:
+        worker = worker_of(request.user)
+        if worker is None:
+            raise PermissionDenied("only workers check in")
+        data = CheckInInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            checkin = checkin_submit(worker=worker, **data.validated_data)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(CheckInOutput(checkin).data, status=status.HTTP_201_CREATED)
+
+
+class WorkerCheckInsApi(APIView):
+    """A worker's last 30 check-ins (the worker and their site's clinicians)."""
+
+    @extend_schema(responses=CheckInOutput(many=True))
+    def get(self, request: Request, worker_id: int) -> Response:
+        worker = worker_health_for(request.user, worker_id, what="check-ins")
+        return Response(CheckInOutput(worker.checkins.all()[:30], many=True).data)
