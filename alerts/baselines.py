@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from alerts.rules.base import median, robust_spread
+from alerts.rules.base import REST_SETTLE_MINUTES, median, robust_spread
 
 # Fewer resting minutes than this in 14 days make no baseline.
 MIN_REST_MINUTES = 60
 
 
 def resting_minutes(minutes: Iterable[tuple[int, str, float]]) -> list[float]:
-    """Mean heart rate of each minute with no steps in it nor in the two
-    minutes before (the heart rate takes a while to settle after effort).
+    """Mean heart rate of each resting minute (alerts.rules.base.resting_minutes_of's
+    definition, on per-minute rows from the database).
     ``minutes`` are (epoch minute start, metric, mean value) rows."""
     hr: dict[int, float] = {}
     steps: dict[int, float] = {}
@@ -20,7 +20,7 @@ def resting_minutes(minutes: Iterable[tuple[int, str, float]]) -> list[float]:
         (hr if metric == "heart_rate" else steps)[start] = value
     resting = []
     for start, value in hr.items():
-        if all(steps.get(start - 60 * k) == 0 for k in range(3)):
+        if all(steps.get(start - 60 * k) == 0 for k in range(REST_SETTLE_MINUTES)):
             resting.append(value)
     return resting
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 import enum
 import statistics
 from collections.abc import Mapping, Sequence
@@ -46,8 +47,8 @@ class Window:
         samples = self.series.get(metric, ())
         if since is None:
             return samples
-        start = self.now - since
-        return [s for s in samples if s.at >= start]
+        # Samples are oldest first: find the start by bisection.
+        return samples[bisect.bisect_left(samples, self.now - since, key=lambda s: s.at) :]
 
     def latest(self, metric: str) -> Sample | None:
         samples = self.series.get(metric, ())
@@ -131,3 +132,25 @@ def at_rest(window: Window, minutes: int) -> bool:
         return False
     covered = steps[-1].at - steps[0].at >= timedelta(minutes=minutes) * 0.6
     return covered and all(s.value == 0 for s in steps)
+
+
+# A minute counts as resting when neither it nor the minutes just before it
+# had steps: the heart rate takes a while to settle after effort.
+REST_SETTLE_MINUTES = 3
+
+
+def resting_minutes_of(heart_rate: Sequence[Sample], steps: Sequence[Sample]) -> list[Sample]:
+    """Per-minute mean heart rate of the resting minutes, oldest first.
+    Minutes with no step data at all are not counted as resting."""
+    moved: dict[datetime, float] = {}
+    for s in steps:
+        minute = s.at.replace(second=0, microsecond=0)
+        moved[minute] = moved.get(minute, 0.0) + s.value
+    beats: dict[datetime, list[float]] = {}
+    for s in heart_rate:
+        beats.setdefault(s.at.replace(second=0, microsecond=0), []).append(s.value)
+    resting = []
+    for minute, values in sorted(beats.items()):
+        if all(moved.get(minute - timedelta(minutes=k)) == 0 for k in range(REST_SETTLE_MINUTES)):
+            resting.append(Sample(minute, sum(values) / len(values)))
+    return resting

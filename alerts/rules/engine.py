@@ -17,28 +17,41 @@ CLINICAL_KINDS = {
 }
 
 
+def _checkin_fever(profile: Profile, thresholds: Thresholds) -> bool:
+    return profile.checkin_temperature is not None and profile.checkin_temperature >= thresholds.fever_temperature
+
+
 def evaluate_window(window: Window, profile: Profile, thresholds: Thresholds) -> list[Evaluation]:
-    """Every rule's verdict for this worker now. When the device looks off
-    the body, the physiological rules hold: a removed wearable is a device
-    problem, never a clinical alert."""
+    """Every rule's verdict for this worker now.
+
+    Two rules defer to others: when the device looks off the body the
+    physiological rules hold (a removed wearable is a device problem, never a
+    clinical alert), and while heat strain is active a core temperature over
+    the fever line is hyperthermia, reported once, as heat strain (a
+    check-in thermometer fever still counts).
+    """
     off_body = device.evaluate_off_body(window, thresholds)
     rest_hr = profile.rest_hr_baseline or DEFAULT_REST_HR
-    results = [
-        events.evaluate_sos(window),
-        events.evaluate_fall(window, thresholds),
-        off_body,
-        device.evaluate_battery(window, profile.on_shift, thresholds),
-        vitals.evaluate_fever(window, profile, thresholds),
-    ]
+    heat_strain = heat.evaluate_heat_strain(window, profile.age, profile.acclimatized, rest_hr, thresholds)
     clinical = [
-        heat.evaluate_heat_strain(window, profile.age, profile.acclimatized, rest_hr, thresholds),
+        heat_strain,
         vitals.evaluate_hypoxemia(window, thresholds),
         news2.evaluate(window, thresholds),
         vitals.evaluate_illness(window, profile, thresholds),
     ]
     if off_body.state is State.ACTIVE:
         clinical = [Evaluation.hold(e.kind) for e in clinical]
-    results += clinical
+    fever = vitals.evaluate_fever(window, profile, thresholds)
+    if fever.state is State.ACTIVE and clinical[0].state is State.ACTIVE and not _checkin_fever(profile, thresholds):
+        fever = Evaluation.hold(fever.kind)
+    results = [
+        events.evaluate_sos(window),
+        events.evaluate_fall(window, thresholds),
+        off_body,
+        device.evaluate_battery(window, profile.on_shift, thresholds),
+        fever,
+        *clinical,
+    ]
     if profile.on_shift:
         results.append(heat.evaluate_rest(window, thresholds))
     return results

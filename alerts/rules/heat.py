@@ -135,10 +135,16 @@ def core_temperature(window: Window) -> tuple[float | None, str]:
 def recovery_heart_rate(samples: Sequence[Sample], now: datetime) -> tuple[float, datetime] | None:
     """Heart rate one minute after the last peak of effort in the last 15
     minutes, or None when there is no recovery to measure: the peak is too
-    recent, or the heart rate has not come down from it (still working)."""
-    recent = [s for s in samples if s.at >= now - timedelta(minutes=15)]
-    if len(recent) < 5:
+    recent, or the heart rate has not come down from it (still working).
+
+    Peak and recovery are read from a rolling median of three samples, so
+    that a single-sample spike (motion artefact) is neither a peak of effort
+    nor a slow recovery.
+    """
+    raw = [s for s in samples if s.at >= now - timedelta(minutes=15)]
+    if len(raw) < 5:
         return None
+    recent = [Sample(raw[i].at, median([s.value for s in raw[i - 1 : i + 2]])) for i in range(1, len(raw) - 1)]
     top = max(s.value for s in recent)
     peak = [s for s in recent if s.value == top][-1]
     target = peak.at + timedelta(minutes=1)
@@ -164,7 +170,13 @@ def evaluate_heat_strain(window: Window, age: int, acclimatized: bool, rest_hr: 
     hr_sustained = sustained(hr, window.now, span, lambda v: v > hr_limit)
     recovery = recovery_heart_rate(hr, window.now)
     recovery_high = recovery is not None and recovery[0] > t.heat_recovery_hr and recovery[1] > window.now - span
-    hot = core is not None and core > core_limit
+    # A high core temperature is heat strain when there is heat to strain
+    # against (a heat index at the NWS "caution" level, or no ambient data
+    # to tell) or the heart is working at its limit; in a cool plant it is a
+    # fever, which the fever rule reports.
+    heat_index = current_heat_index(window)
+    heat_load = heat_index is None or heat_index >= t.heat_index_caution or hr_sustained
+    hot = core is not None and core > core_limit and heat_load
     current_hr = median([s.value for s in hr[-5:]])
     psi = physiological_strain_index(core if core is not None else 37.0, current_hr, hr_0=rest_hr)
     evidence = {
@@ -174,6 +186,7 @@ def evaluate_heat_strain(window: Window, age: int, acclimatized: bool, rest_hr: 
         "core_temp_limit": core_limit,
         "recovery_heart_rate": recovery[0] if recovery else None,
         "psi": psi,
+        "heat_index": heat_index,
         "readings": samples_evidence(hr, 20),
     }
     reasons = [

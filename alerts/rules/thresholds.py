@@ -16,6 +16,7 @@ class Thresholds:
     heat_recovery_hr: float = 120.0  # bpm, one minute after peak work effort
     heat_clear_margin_hr: float = 10.0  # bpm below the limit before heat strain clears
     heat_clear_margin_core: float = 0.3  # °C below the limit before heat strain clears
+    heat_index_caution: float = 27.0  # °C (80 °F, NWS "caution"): below it a high core temperature is fever
     # Hypoxemia: sustained low SpO2; single samples never alert.
     spo2_warning: float = 91.0
     spo2_urgent: float = 88.0

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from alerts.rules import messages
-from alerts.rules.base import Evaluation, Profile, Severity, Window, at_rest, median, samples_evidence, sustained
+from alerts.rules.base import (
+    Evaluation,
+    Profile,
+    Severity,
+    Window,
+    at_rest,
+    median,
+    resting_minutes_of,
+    samples_evidence,
+    sustained,
+)
 from alerts.rules.thresholds import Thresholds
 
 HYPOXEMIA = "hypoxemia"
@@ -61,9 +71,7 @@ def evaluate_illness(window: Window, profile: Profile, t: Thresholds) -> Evaluat
     excess = max(t.illness_min_excess, t.illness_spread_factor * spread)
     limit = profile.rest_hr_baseline + excess
     span = timedelta(minutes=t.illness_minutes)
-    hr = window.get("heart_rate", span)
-    steps = {s.at.replace(second=0, microsecond=0): s.value for s in window.get("steps", span)}
-    resting = [s for s in hr if steps.get(s.at.replace(second=0, microsecond=0), 1) == 0]
+    resting = resting_minutes_of(window.get("heart_rate", span), window.get("steps", span))
     evidence = {
         "baseline": profile.rest_hr_baseline,
         "limit": round(limit, 1),

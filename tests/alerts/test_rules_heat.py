@@ -126,8 +126,20 @@ def test_recovery_heart_rate_above_120_one_minute_after_peak():
         window(heart_rate=series(values, every_s=15), core_temp=steady(37.3, 5)), 25, True, 70, DEFAULTS
     )
     assert result.state is State.ACTIVE
-    assert result.evidence["recovery_heart_rate"] == 130
+    # 3-sample medians: the peak plateau (150) ends at 12:00:45-ish, and one
+    # minute later the median of 130, 128, 126 is 128
+    assert result.evidence["recovery_heart_rate"] == 128
     assert result.evidence["reasons"] == ["recovery_heart_rate"]
+
+
+def test_a_single_spike_is_not_a_peak_of_effort():
+    # working at 125 with one 180 artefact: no recovery to measure
+    values = [125] * 20 + [180] + [125] * 8
+    result = heat.evaluate_heat_strain(
+        window(heart_rate=series(values, every_s=15), core_temp=steady(37.3, 5)), 25, True, 70, DEFAULTS
+    )
+    assert result.state is not State.ACTIVE
+    assert result.evidence["recovery_heart_rate"] is None
 
 
 def test_recovery_below_120_is_not_strain():

@@ -1,0 +1,132 @@
+"""The Django admin of sites, workers and staff, as a site administrator sees
+it: their own sites only, and no way to reach or grant another site."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from tests.factories import UserFactory, staff
+from workers.models import StaffProfile, Worker
+
+pytestmark = pytest.mark.django_db
+
+
+def admin_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def root(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def adam_admin(adam):
+    adam.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="workers",
+            codename__in=[
+                "view_site",
+                "view_department",
+                "add_worker",
+                "change_worker",
+                "view_worker",
+                "add_staffprofile",
+                "change_staffprofile",
+                "view_staffprofile",
+            ],
+        )
+    )
+    return admin_client(adam)
+
+
+def worker_form(user, site, department, employee_number="E-900") -> dict:
+    return {
+        "user": user.pk,
+        "employee_number": employee_number,
+        "site": site.pk,
+        "department": department.pk,
+        "shift_pattern": "day",
+        "birth_year": 1990,
+        "_save": "Save",
+    }
+
+
+def test_site_admin_lists_only_workers_of_their_sites(adam_admin, alice, bob, charlie):
+    response = adam_admin.get("/admin/workers/worker/")
+    assert response.status_code == 200
+    assert {w.user.username for w in response.context["cl"].result_list} == {"alice", "bob"}
+    assert adam_admin.get(f"/admin/workers/worker/{charlie.pk}/change/").status_code == 302
+
+
+def test_site_admin_adds_a_worker_to_their_own_site(adam_admin, alice):
+    user = UserFactory(username="newbie")
+    response = adam_admin.post("/admin/workers/worker/add/", worker_form(user, alice.site, alice.department))
+    assert response.status_code == 302
+    assert Worker.objects.get(user=user).site == alice.site
+
+
+def test_site_admin_cannot_add_a_worker_to_another_site(adam_admin, charlie):
+    user = UserFactory(username="newbie")
+    response = adam_admin.post("/admin/workers/worker/add/", worker_form(user, charlie.site, charlie.department))
+    assert response.status_code == 200
+    assert {"site", "department"} <= set(response.context["adminform"].form.errors)
+    assert not Worker.objects.filter(user=user).exists()
+
+
+def test_site_admin_cannot_move_a_worker_to_another_site(adam_admin, alice, charlie):
+    response = adam_admin.post(
+        f"/admin/workers/worker/{alice.pk}/change/",
+        worker_form(alice.user, charlie.site, charlie.department, alice.employee_number),
+    )
+    assert response.status_code == 200
+    alice.refresh_from_db()
+    assert alice.site.code == "plant-a"
+
+
+def test_superuser_may_use_any_site(root, charlie):
+    user = UserFactory(username="newbie")
+    response = admin_client(root).post(
+        "/admin/workers/worker/add/", worker_form(user, charlie.site, charlie.department)
+    )
+    assert response.status_code == 302
+    assert Worker.objects.get(user=user).site == charlie.site
+
+
+def test_site_admin_cannot_grant_themself_another_site(adam_admin, adam, site_a, site_b):
+    profile = adam.staff_profile
+    response = adam_admin.post(
+        f"/admin/workers/staffprofile/{profile.pk}/change/",
+        {"user": adam.pk, "role": "site_admin", "sites": [site_a.pk, site_b.pk], "_save": "Save"},
+    )
+    assert response.status_code == 200
+    assert "sites" in response.context["adminform"].form.errors
+    assert list(profile.sites.all()) == [site_a]
+
+
+def test_editing_a_profile_that_spans_sites_keeps_the_sites_the_editor_does_not_manage(adam_admin, site_a, site_b):
+    cleo = staff("cleo", "clinician", site_a, site_b)
+    response = adam_admin.post(
+        f"/admin/workers/staffprofile/{cleo.staff_profile.pk}/change/",
+        {"user": cleo.pk, "role": "clinician", "sites": [site_a.pk], "_save": "Save"},
+    )
+    assert response.status_code == 302
+    assert set(StaffProfile.objects.get(user=cleo).sites.all()) == {site_a, site_b}
+
+
+def test_site_admin_cannot_see_profiles_of_other_sites_only(adam_admin, carl, clara):
+    response = adam_admin.get("/admin/workers/staffprofile/")
+    listed = {p.user.username for p in response.context["cl"].result_list}
+    assert "clara" in listed
+    assert "carl" not in listed
+
+
+def test_other_staff_are_refused_the_admin(clara, hana):
+    for user in (clara, hana):
+        response = admin_client(user).get("/admin/workers/worker/")
+        assert response.status_code == 302
+        assert "/admin/login/" in response.url
