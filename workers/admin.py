@@ -83,3 +83,23 @@ class StaffProfileAdmin(SiteScopedAdmin):
         super().save_related(request, form, formsets, change)
         if others:
             form.instance.sites.add(*others)
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        # Granting the clinician role grants access to health data: only a
+        # superuser (the programme's operator) may do it, so that a site
+        # administrator cannot give themself or a colleague that access.
+        if db_field.name == "role" and not request.user.is_superuser:
+            kwargs["choices"] = [(v, label) for v, label in StaffRole.choices if v != StaffRole.CLINICIAN]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        # Nor may they change or delete an existing clinician's profile (say,
+        # to move it to a user of theirs); they can still see who covers their sites.
+        if obj is not None and obj.role == StaffRole.CLINICIAN and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.role == StaffRole.CLINICIAN and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)

@@ -109,13 +109,13 @@ def test_site_admin_cannot_grant_themself_another_site(adam_admin, adam, site_a,
 
 
 def test_editing_a_profile_that_spans_sites_keeps_the_sites_the_editor_does_not_manage(adam_admin, site_a, site_b):
-    cleo = staff("cleo", "clinician", site_a, site_b)
+    hedy = staff("hedy", "hr", site_a, site_b)
     response = adam_admin.post(
-        f"/admin/workers/staffprofile/{cleo.staff_profile.pk}/change/",
-        {"user": cleo.pk, "role": "clinician", "sites": [site_a.pk], "_save": "Save"},
+        f"/admin/workers/staffprofile/{hedy.staff_profile.pk}/change/",
+        {"user": hedy.pk, "role": "hr", "sites": [site_a.pk], "_save": "Save"},
     )
     assert response.status_code == 302
-    assert set(StaffProfile.objects.get(user=cleo).sites.all()) == {site_a, site_b}
+    assert set(StaffProfile.objects.get(user=hedy).sites.all()) == {site_a, site_b}
 
 
 def test_site_admin_cannot_see_profiles_of_other_sites_only(adam_admin, carl, clara):
@@ -130,3 +130,27 @@ def test_other_staff_are_refused_the_admin(clara, hana):
         response = admin_client(user).get("/admin/workers/worker/")
         assert response.status_code == 302
         assert "/admin/login/" in response.url
+
+
+def test_site_admin_cannot_grant_or_edit_the_clinician_role(client, adam, clara, site_a):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+    from workers.models import StaffProfile
+
+    adam.user_permissions.add(*Permission.objects.filter(codename__endswith="staffprofile"))
+    client.force_login(adam)
+    form = client.get("/admin/workers/staffprofile/add/").content.decode()
+    assert 'value="clinician"' not in form and 'value="hr"' in form
+    newbie = UserFactory(username="newbie")
+    response = client.post(
+        "/admin/workers/staffprofile/add/", {"user": newbie.pk, "role": "clinician", "sites": [site_a.pk]}
+    )
+    assert response.status_code == 200  # the form is shown again with an error
+    assert not StaffProfile.objects.filter(user=newbie).exists()
+    change_url = f"/admin/workers/staffprofile/{clara.staff_profile.pk}/change/"
+    assert 'name="_save"' not in client.get(change_url).content.decode()  # read only
+    other = UserFactory(username="other")
+    assert client.post(change_url, {"user": other.pk, "role": "clinician", "sites": [site_a.pk]}).status_code == 403
+    clara.staff_profile.refresh_from_db()
+    assert clara.staff_profile.user == clara
