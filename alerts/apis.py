@@ -18,6 +18,7 @@ from alerts.models import Alert, AlertKind, AlertStatus, Severity
 from alerts.selectors import alerts_visible_to
 from healthhub.roles import has_staff_role
 from workers.models import StaffRole
+from workers.names import person_name
 from workers.selectors import worker_health_for
 from workers.services import access_log_record
 
@@ -26,7 +27,7 @@ PAGE_SIZE = 200
 
 class AlertOutput(serializers.ModelSerializer):
     employee_number = serializers.CharField(source="worker.employee_number")
-    worker_name = serializers.CharField(source="worker.user.get_full_name")
+    worker_name = serializers.SerializerMethodField()
     department = serializers.CharField(source="worker.department.name")
     site = serializers.IntegerField(source="worker.site_id")
     events = serializers.SerializerMethodField()
@@ -39,6 +40,9 @@ class AlertOutput(serializers.ModelSerializer):
             "status", "message", "message_text", "evidence", "opened_at", "updated_at", "acknowledged_at",
             "resolved_at", "escalated_at", "auto_resolved", "events",
         ]  # fmt: skip
+
+    def get_worker_name(self, alert: Alert) -> str:
+        return person_name(alert.worker.user)
 
     def get_message_text(self, alert: Alert) -> str:
         """The message in the requester's language."""

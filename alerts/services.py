@@ -16,6 +16,7 @@ from alerts.rules.base import Evaluation, State
 from devices.models import Device, DeviceStatus
 from healthhub.live import device_group, group_send_now, site_clinicians_group, worker_group
 from workers.models import Worker
+from workers.names import person_name
 
 
 class AlertActionError(Exception):
@@ -28,7 +29,7 @@ def alert_payload(alert: Alert) -> dict:
         "id": alert.pk,
         "worker": alert.worker_id,
         "employee_number": alert.worker.employee_number,
-        "worker_name": alert.worker.user.get_full_name(),
+        "worker_name": person_name(alert.worker.user),
         "kind": alert.kind,
         "severity": alert.severity,
         "status": alert.status,

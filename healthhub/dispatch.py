@@ -51,6 +51,9 @@ def start_embedded_beat() -> threading.Thread:
     """Run CELERY_BEAT_SCHEDULE (fixed intervals in seconds) in a daemon thread."""
     from celery import current_app
 
+    # Task modules load lazily (autodiscover_tasks); a web process may not
+    # have imported them yet.
+    current_app.loader.import_default_modules()
     schedule = {
         name: (current_app.tasks[entry["task"]], float(entry["schedule"]))
         for name, entry in settings.CELERY_BEAT_SCHEDULE.items()

@@ -13,6 +13,7 @@ from healthhub.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("HEALTHHUB_DATA_DIR", str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite database lives here by default
 
 DEBUG = env_bool("DEBUG", False)
 # The embedded key is for the demo and tests only; production sets SECRET_KEY

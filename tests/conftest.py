@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from devices.services import device_provision
 from tests.factories import DepartmentFactory, SiteFactory, WorkerFactory, staff
+from tests.live import asgi_server  # noqa: F401  (a real server in a subprocess, for @pytest.mark.live tests)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from workers.names import person_name
+
 
 class Site(models.Model):
     """A plant (or a group of plants) of the industrial complex."""
@@ -72,7 +74,7 @@ class Worker(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.employee_number} {self.user.get_full_name()}".strip()
+        return f"{self.employee_number} {person_name(self.user)}"
 
 
 class Shift(models.Model):
