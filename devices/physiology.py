@@ -41,10 +41,16 @@ SLOW_METRICS = ("hrv_rmssd", "ambient_temp", "ambient_humidity", "battery")
 class Scenario(StrEnum):
     HEAT_STRAIN = "heat_strain"
     HYPOXEMIA = "hypoxemia"
-    FALL = "fall"
+    FALL = "fall"  # falls, lies still a few seconds, gets up and walks on slowly
+    FALL_NO_MOVEMENT = "fall_no_movement"  # falls and does not get up
     SOS = "sos"
     FEVER = "fever"
     SIGNAL_LOSS = "signal_loss"
+
+
+# The event a scenario's wearable sends once at its onset.
+EVENT_METRIC = {Scenario.FALL: "fall", Scenario.FALL_NO_MOVEMENT: "fall", Scenario.SOS: "sos"}
+FALL_GETS_UP_AFTER_S = 20.0
 
 
 class Phase(StrEnum):
@@ -317,8 +323,8 @@ class Physiology:
             hr_target += 12 * s
         elif scenario is Scenario.FEVER:
             hr_target += 14 * s  # about 10 beats/min per °C of fever
-        elif scenario is Scenario.FALL:
-            # A fright spike that fades, then lying still.
+        elif scenario in (Scenario.FALL, Scenario.FALL_NO_MOVEMENT):
+            # A fright spike that fades, then lying still (or slowly moving on).
             hr_target = p.resting_hr + 8 + 30 * math.exp(-since_onset / 90)
         elif scenario is Scenario.SOS:
             hr_target += 20 * math.exp(-since_onset / 600)
@@ -377,8 +383,11 @@ class Physiology:
 
         # Steps since the previous sample.
         cadence = {Phase.WORK: p.cadence, Phase.BREAK: 3.0, Phase.OFF: 4.0, Phase.SLEEP: 0.0}[phase]
-        if scenario is Scenario.FALL:
+        if scenario is Scenario.FALL_NO_MOVEMENT:
             cadence = 0.0  # down and not getting up
+        elif scenario is Scenario.FALL:
+            # Down for 20 seconds, then up and walking on, carefully.
+            cadence = 0.0 if since_onset < FALL_GETS_UP_AFTER_S else max(cadence * 0.5, 6.0)
         elif scenario is Scenario.SOS:
             cadence *= 0.2
         expected = cadence * rng.uniform(0.5, 1.5) * dt / 60
@@ -403,9 +412,9 @@ class Physiology:
                 ambient_humidity=round(humidity),
                 battery=round(self.battery),
             )
-        if scenario in (Scenario.FALL, Scenario.SOS) and not self._event_sent:
+        if scenario in EVENT_METRIC and not self._event_sent:
             self._event_sent = True
-            values[scenario.value] = 1
+            values[EVENT_METRIC[scenario]] = 1
         return Sample(at=at, phase=phase, values=_within_protocol(values))
 
 

@@ -26,6 +26,7 @@ EXPECTED = {
     Scenario.HEAT_STRAIN: {("heat_strain", "urgent"), ("rest_overdue", "info")},
     Scenario.HYPOXEMIA: {("hypoxemia", "warning")},
     Scenario.FALL: {("fall", "critical")},
+    Scenario.FALL_NO_MOVEMENT: {("fall", "critical")},
     Scenario.SOS: {("sos", "critical")},
     Scenario.FEVER: {("fever", "warning")},
     Scenario.SIGNAL_LOSS: {("signal_lost", "warning")},
@@ -43,11 +44,18 @@ def test_each_scenario_raises_exactly_its_alerts(scenario, worker):
         assert alert.at >= SHIFT_START + ONSET, "nothing before the episode"
 
 
-def test_a_fall_with_no_movement_is_reported_as_such():
+@pytest.mark.parametrize(
+    ("scenario", "messages"),
+    [
+        (Scenario.FALL, {"Fall detected"}),
+        (Scenario.FALL_NO_MOVEMENT, {"Fall detected", "Fall with no movement"}),
+    ],
+)
+def test_a_fall_with_no_movement_is_told_apart(scenario, messages):
     rng = random.Random("scenario:fall-still")
     profile = WorkerProfile.random(rng, shift_pattern="day", crew=0)
-    result = replay_shift(profile, rng, DAY, episode=(Scenario.FALL, ONSET))
-    assert result.messages["fall"] == {"Fall detected", "Fall with no movement"}
+    result = replay_shift(profile, rng, DAY, episode=(scenario, ONSET))
+    assert result.messages["fall"] == messages
 
 
 def test_alerts_arrive_within_minutes_of_the_onset():

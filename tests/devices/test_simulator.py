@@ -190,13 +190,22 @@ def test_hypoxemia_holds_spo2_at_86_to_90():
     assert min(values(normal, "spo2")) >= 95
 
 
-def test_fall_sends_one_fall_event_then_no_steps():
-    _, fallen, onset = run_episode(Scenario.FALL)
+def test_fall_with_no_movement_sends_one_fall_event_then_no_steps():
+    _, fallen, onset = run_episode(Scenario.FALL_NO_MOVEMENT)
     events = [s for s in fallen if "fall" in s.values]
     assert len(events) == 1 and events[0].values["fall"] == 1
     assert events[0].at == min(s.at for s in fallen if s.at >= onset)
     assert sum(values(after(fallen, onset), "steps")) == 0
     assert sum(values([s for s in fallen if s.at < onset], "steps")) > 0
+
+
+def test_fall_then_getting_up_sends_one_fall_event_then_steps_again():
+    _, fallen, onset = run_episode(Scenario.FALL)
+    events = [s for s in fallen if "fall" in s.values]
+    assert len(events) == 1 and events[0].values["fall"] == 1
+    down = [s for s in fallen if onset <= s.at < onset + timedelta(seconds=15)]
+    assert sum(values(down, "steps")) == 0
+    assert sum(values(after(fallen, onset + timedelta(minutes=1)), "steps")) > 0
 
 
 def test_sos_sends_one_sos_event():
@@ -226,7 +235,7 @@ def test_signal_loss_stops_transmitting_for_good():
 
 def test_scenarios_go_to_the_first_k_workers():
     assert [scenario_for(i, "fall", 2) for i in range(3)] == [Scenario.FALL, Scenario.FALL, None]
-    assert [scenario_for(i, "mixed", 7) for i in range(7)] == [*Scenario, Scenario.HEAT_STRAIN]
+    assert [scenario_for(i, "mixed", 8) for i in range(8)] == [*Scenario, Scenario.HEAT_STRAIN]
     assert scenario_for(0, None, 5) is None
 
 
