@@ -280,23 +280,48 @@ def worker_evaluate(*, worker_id: int, now: datetime | None = None) -> list[Aler
 
 
 def signals_check(*, now: datetime | None = None) -> int:
-    """Signal lost and its recovery for every worker with an active device.
-    Returns how many alerts were opened or updated as active."""
+    """Signal lost, and its recovery, for every worker with an active device.
+    Returns how many workers have a signal-lost alert active.
+
+    One query for the workers with their newest last-seen time, one for the
+    shifts around now, and alert writes only where a verdict changes
+    something (alert_apply is a no-op for a clear worker without an alert).
+    """
+    from django.db.models import Max, Q
+
     from alerts.rules.device import evaluate_signal
     from alerts.selectors import thresholds_for
+    from workers.models import Shift
     from workers.selectors import worker_on_shift
 
     now = now or timezone.now()
+    active_devices = Q(devices__status=DeviceStatus.ACTIVE)
+    workers = (
+        Worker.objects.filter(active_devices)
+        .annotate(last_seen=Max("devices__last_seen_at", filter=active_devices))
+        .select_related("site")
+    )
+    scheduled: dict[int, list[tuple[datetime, datetime]]] = {}
+    around = Shift.objects.filter(starts_at__lte=now + timedelta(hours=24), ends_at__gte=now - timedelta(hours=24))
+    for worker_id, start, end in around.values_list("worker_id", "starts_at", "ends_at"):
+        scheduled.setdefault(worker_id, []).append((start, end))
+    open_signal = set(
+        Alert.objects.filter(kind="signal_lost")
+        .exclude(status=AlertStatus.RESOLVED)
+        .values_list("worker_id", flat=True)
+    )
+    thresholds: dict[int, object] = {}
     active = 0
-    workers = Worker.objects.filter(devices__status=DeviceStatus.ACTIVE).select_related("site").distinct()
-    for worker in workers.iterator(chunk_size=500):
-        last_seen = max(
-            (d for d in worker.devices.filter(status=DeviceStatus.ACTIVE).values_list("last_seen_at", flat=True) if d),
-            default=None,
-        )
-        verdict = evaluate_signal(last_seen, now, worker_on_shift(worker, now), thresholds_for(worker.site_id))
-        if alert_apply(worker_id=worker.pk, evaluation=verdict, now=now) and verdict.state is State.ACTIVE:
+    for worker in workers.iterator(chunk_size=1000):
+        if worker.site_id not in thresholds:
+            thresholds[worker.site_id] = thresholds_for(worker.site_id)
+        on_shift = worker_on_shift(worker, now, scheduled=scheduled.get(worker.pk, []))
+        verdict = evaluate_signal(worker.last_seen, now, on_shift, thresholds[worker.site_id])
+        if verdict.state is State.ACTIVE:
             active += 1
+        elif worker.pk not in open_signal:
+            continue  # nothing to clear
+        alert_apply(worker_id=worker.pk, evaluation=verdict, now=now)
     return active
 
 

@@ -43,11 +43,14 @@ def worker_health_for(user: AbstractBaseUser, worker_id: int, *, what: str, reas
 PATTERN_HOURS = {ShiftPattern.DAY: (8, 17), ShiftPattern.NIGHT: (20, 5)}
 
 
-def worker_on_shift(worker: Worker, now: datetime) -> bool:
+def worker_on_shift(worker: Worker, now: datetime, *, scheduled: list[tuple[datetime, datetime]] | None = None) -> bool:
     """Whether ``worker`` is at work at ``now``: a scheduled shift covers it,
-    or, without any schedule around it, the pattern's usual hours do."""
-    shifts = worker.shifts.filter(starts_at__lte=now + timedelta(hours=24), ends_at__gte=now - timedelta(hours=24))
-    scheduled = list(shifts.values_list("starts_at", "ends_at"))
+    or, without any schedule around it, the pattern's usual hours do.
+    ``scheduled`` (the worker's shifts within a day of ``now``) spares the
+    query when the caller has them already."""
+    if scheduled is None:
+        shifts = worker.shifts.filter(starts_at__lte=now + timedelta(hours=24), ends_at__gte=now - timedelta(hours=24))
+        scheduled = list(shifts.values_list("starts_at", "ends_at"))
     if scheduled:
         return any(start <= now < end for start, end in scheduled)
     hours = PATTERN_HOURS.get(worker.shift_pattern)

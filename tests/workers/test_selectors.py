@@ -153,3 +153,44 @@ def test_sites_for_role_are_the_sites_of_that_role_only(alice, clara, carl, hana
     assert not sites_for_role(clara, StaffRole.SITE_ADMIN).exists()
     assert not sites_for_role(alice.user, StaffRole.CLINICIAN).exists()
     assert not sites_for_role(AnonymousUser(), StaffRole.CLINICIAN).exists()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "local", "on"),
+    [
+        ("day", "2026-11-25T07:59", False),  # a Wednesday
+        ("day", "2026-11-25T08:00", True),
+        ("day", "2026-11-25T16:59", True),
+        ("day", "2026-11-25T17:00", False),
+        ("day", "2026-11-28T10:00", False),  # Saturday
+        ("night", "2026-11-25T19:59", False),
+        ("night", "2026-11-25T23:00", True),
+        ("night", "2026-11-26T04:59", True),
+        ("night", "2026-11-26T05:00", False),
+        ("three_shift", "2026-11-25T10:00", False),  # a rotation needs a schedule
+    ],
+)
+def test_on_shift_by_pattern_without_a_schedule(alice, pattern, local, on):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from workers.selectors import worker_on_shift
+
+    alice.shift_pattern = pattern
+    at = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("Asia/Seoul"))
+    assert worker_on_shift(alice, at) is on
+
+
+def test_a_schedule_overrides_the_pattern(alice):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from workers.models import Shift
+    from workers.selectors import worker_on_shift
+
+    start = datetime(2026, 11, 28, 9, 0, tzinfo=ZoneInfo("Asia/Seoul"))  # a Saturday overtime shift
+    Shift.objects.create(worker=alice, starts_at=start, ends_at=start + timedelta(hours=4))
+    assert worker_on_shift(alice, start + timedelta(hours=1)) is True
+    assert worker_on_shift(alice, start + timedelta(hours=5)) is False
+    # and on the Wednesday, with no shift scheduled that day, the day pattern applies again
+    assert worker_on_shift(alice, datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Seoul"))) is True

@@ -1,0 +1,143 @@
+"""The engine's Celery side: coalesced evaluation requests, evaluation from
+stored readings (in order or not), signal checks, baselines, escalation."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from alerts import services, tasks
+from alerts.models import Alert, Baseline
+from devices.models import Device
+from devices.protocol import ValidReading
+from devices.services import readings_store
+from workers.models import Shift
+
+pytestmark = pytest.mark.django_db
+
+
+def store(device, readings, received_at=None):
+    return readings_store(
+        device_id=device.pk,
+        worker_id=device.worker_id,
+        readings=[ValidReading(i, m, float(v), at) for i, (m, v, at) in enumerate(readings)],
+        received_at=received_at or timezone.now(),
+    )
+
+
+def low_spo2(now, minutes=6):
+    return [("spo2", 87, now - timedelta(seconds=30 * i)) for i in range(minutes * 2)]
+
+
+def test_evaluation_requests_are_coalesced(alice, monkeypatch):
+    calls = []
+    monkeypatch.setattr("healthhub.dispatch.enqueue", lambda task, *args: calls.append(args))
+    cache.delete(tasks.pending_key(alice.pk))
+    assert services.evaluation_request(worker_id=alice.pk) is True
+    assert services.evaluation_request(worker_id=alice.pk) is False
+    assert services.evaluation_request(worker_id=alice.pk) is False
+    assert calls == [(alice.pk,)]
+    # the task clears the flag first, so readings arriving during it ask again
+    cache.delete(tasks.pending_key(alice.pk))
+    assert services.evaluation_request(worker_id=alice.pk) is True
+
+
+def test_evaluate_worker_task_raises_the_alert_from_stored_readings(alice_device):
+    device, _ = alice_device
+    store(device, low_spo2(timezone.now()))
+    cache.add(tasks.pending_key(device.worker_id), 1)
+    assert tasks.evaluate_worker(device.worker_id) >= 1
+    assert cache.get(tasks.pending_key(device.worker_id)) is None
+    assert list(Alert.objects.values_list("kind", "severity")) == [("hypoxemia", "urgent")]
+    tasks.evaluate_worker(device.worker_id)  # again: idempotent
+    assert Alert.objects.count() == 1
+
+
+def test_late_and_out_of_order_readings_give_the_same_alerts(alice_device, bob):
+    from devices.services import device_provision
+
+    device, _ = alice_device
+    other, _ = device_provision(serial="B-1", worker=bob)
+    now = datetime.now(UTC).replace(microsecond=0)
+    series = low_spo2(now, 8) + [("heart_rate", 95, now - timedelta(seconds=30 * i)) for i in range(16)]
+    store(device, series)
+    shuffled = series[:]
+    random.Random(3).shuffle(shuffled)
+    for start in range(0, len(shuffled), 5):  # small batches, arriving late and in any order
+        store(other, shuffled[start : start + 5], received_at=now + timedelta(minutes=2))
+    services.worker_evaluate(worker_id=device.worker_id, now=now)
+    services.worker_evaluate(worker_id=bob.pk, now=now)
+
+    def verdicts(worker_id):
+        return sorted(Alert.objects.filter(worker_id=worker_id).values_list("kind", "severity", "evidence"))
+
+    assert verdicts(device.worker_id) == verdicts(bob.pk) != []
+
+
+def test_signal_lost_for_a_worker_on_shift_and_back(alice_device):
+    device, _ = alice_device
+    now = timezone.now()
+    Shift.objects.create(worker=device.worker, starts_at=now - timedelta(hours=2), ends_at=now + timedelta(hours=6))
+    Device.objects.filter(pk=device.pk).update(last_seen_at=now - timedelta(minutes=6))
+    assert services.signals_check(now=now) == 1
+    alert = Alert.objects.get()
+    assert (alert.kind, alert.severity) == ("signal_lost", "warning")
+    for minutes in (1, 12):  # data flows again; clear for 10 minutes resolves it
+        Device.objects.filter(pk=device.pk).update(last_seen_at=now + timedelta(minutes=minutes))
+        services.signals_check(now=now + timedelta(minutes=minutes))
+    alert.refresh_from_db()
+    assert alert.status == "resolved" and alert.auto_resolved
+
+
+def test_silence_off_shift_is_not_signal_loss(alice_device):
+    device, _ = alice_device
+    now = timezone.now()
+    Shift.objects.create(worker=device.worker, starts_at=now - timedelta(hours=10), ends_at=now - timedelta(hours=1))
+    Device.objects.filter(pk=device.pk).update(last_seen_at=now - timedelta(hours=1))
+    assert services.signals_check(now=now) == 0
+    assert not Alert.objects.exists()
+
+
+def test_baseline_from_resting_minutes(alice_device):
+    device, _ = alice_device
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    readings = []
+    for minute in range(240):  # four hours: resting at 60 +- 2, then an hour of work at 110
+        at = now - timedelta(minutes=300 - minute)
+        readings.append(("heart_rate", 60 + (minute % 5) - 2, at))
+        readings.append(("steps", 0, at))
+    for minute in range(60):
+        at = now - timedelta(minutes=60 - minute)
+        readings += [("heart_rate", 110, at), ("steps", 40, at)]
+    for start in range(0, len(readings), 400):
+        store(device, readings[start : start + 400])
+    baseline = services.baseline_refresh(worker_id=device.worker_id, now=now)
+    # the first two resting minutes have no settled history: 238 resting minutes
+    assert baseline.minutes == 238
+    assert baseline.rest_hr_median == 60.0
+    assert 1.0 <= baseline.rest_hr_spread <= 3.0
+    assert Baseline.objects.get(worker_id=device.worker_id).rest_hr_median == 60.0
+
+
+def test_too_little_rest_makes_no_baseline(alice_device):
+    device, _ = alice_device
+    now = timezone.now()
+    store(device, [("heart_rate", 60, now - timedelta(minutes=m)) for m in range(30)])
+    baseline = services.baseline_refresh(worker_id=device.worker_id, now=now)
+    assert baseline.rest_hr_median is None
+
+
+def test_escalation_task(alice, clara):
+    from alerts.rules.base import Evaluation, Severity
+
+    services.alert_apply(
+        worker_id=alice.pk,
+        evaluation=Evaluation.active("sos", Severity.CRITICAL, "SOS pressed"),
+        now=timezone.now() - timedelta(minutes=3),
+    )
+    assert tasks.escalate_overdue() == 1
+    assert tasks.escalate_overdue() == 0
