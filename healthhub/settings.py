@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "workers",
     "devices",
     "alerts",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +142,7 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-check-signals": {"task": "alerts.tasks.check_signals", "schedule": 60.0},
     "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
+    "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
 }
 # Embedded default only: run eager tasks on a background thread (so that
 # ingestion never waits for them) and the beat schedule inside the server.
@@ -232,3 +234,13 @@ ALERTS = {
     # An evaluation request older than this is assumed lost and may be re-sent.
     "PENDING_TTL_S": 60,
 }
+
+# --- Insights ----------------------------------------------------------------
+INSIGHTS = {
+    # Cells built from fewer than K distinct workers are hidden from HR.
+    # K may be raised, never lowered below 5.
+    "K": env_int("INSIGHTS_K", 5),
+    "FEVER_TEMPERATURE": 37.5,
+}
+if INSIGHTS["K"] < 5:
+    raise ValueError("INSIGHTS_K may only be raised above 5, never lowered")

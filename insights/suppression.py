@@ -5,15 +5,15 @@ with the cells to hide marked comes out.
 A cell is hidden when fewer than ``k`` distinct workers are behind it
 (primary suppression). Hiding one cell is not enough when its row or column
 total is shown: the total minus the visible siblings would give it back. So
-in every row and every column with a visible total, the number of hidden
-cells is made 0 or at least 2, by also hiding the smallest visible cell
+in every row and every column with a visible total, a single hidden
+non-zero cell gets a hidden partner, the smallest visible cell
 (complementary suppression), and a hidden total is given the same treatment
 in the totals' own line. This repeats until nothing changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 DEFAULT_K = 5
@@ -76,25 +76,39 @@ def _hide(cell: Cell, reason: str) -> bool:
 
 
 def _protect_line(members: list[Cell], total: Cell | None) -> bool:
-    """Make the hidden count of one line (its cells, with its total shown)
-    0 or at least 2. Returns whether anything changed."""
+    """Make one line (its cells, with its total shown) safe: a single hidden
+    non-zero cell would be its total minus the visible ones, so hide a
+    partner too. A hidden zero needs no partner (counts cannot be negative,
+    so a line whose hidden cells sum to nothing reveals only that nothing
+    happened). Returns whether anything changed."""
     if total is not None and total.hidden:
         return False  # nothing to subtract from
     hidden = [m for m in members if m.hidden]
-    if len(hidden) != 1:
+    if len(hidden) != 1 or hidden[0].value == 0:
         return False
     visible = [m for m in members if not m.hidden]
     if not visible:
         return False
-    # Hide the least informative visible sibling: smallest value, then fewest workers.
+    # The least informative visible sibling: smallest value, then fewest workers.
+    # A zero partner protects as well as any: the two hidden values are then
+    # known only by their sum.
     partner = min(visible, key=lambda m: (m.value, len(m.workers)))
     return _hide(partner, "complementary")
 
 
-def suppress(table: Table, k: int = DEFAULT_K) -> Table:
-    """Mark the cells and totals of ``table`` to hide; returns the same table."""
+def suppress(table: Table, k: int = DEFAULT_K, small_rows: Iterable[Hashable] = ()) -> Table:
+    """Mark the cells and totals of ``table`` to hide; returns the same table.
+
+    ``small_rows`` are groups whose population is below k: all their cells
+    and their total are hidden whatever the cells' own counts (a zero in a
+    group of three still says something about those three)."""
     if k < DEFAULT_K:
         raise ValueError(f"k may only be raised above {DEFAULT_K}, never lowered")
+    for row in small_rows:
+        for column in table.columns:
+            _hide(table.cells[(row, column)], "small")
+        if row in table.row_totals:
+            _hide(table.row_totals[row], "small")
     every = [*table.cells.values(), *table.row_totals.values(), *table.column_totals.values()]
     if table.grand_total is not None:
         every.append(table.grand_total)

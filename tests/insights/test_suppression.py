@@ -81,3 +81,23 @@ def test_k_can_only_be_raised():
 def test_rows_without_totals():
     rows = suppress_rows([{"dept": "A", "workers": 3}, {"dept": "B", "workers": 5}, {"dept": "C", "workers": 0}])
     assert [r["suppressed"] for r in rows] == [True, False, False]
+
+
+def test_a_small_group_is_hidden_entirely_even_its_zeros():
+    records = [("A", "w1", f"a{i}", 1.0) for i in range(6)] + [("B", "w1", f"b{i}", 1.0) for i in range(9)]
+    t = suppress(Table.from_records(records, ["A", "B", "C"], ["w1", "w2"]), small_rows=["C"])
+    assert t.cells[("C", "w1")].hidden and t.cells[("C", "w2")].hidden and t.row_totals["C"].hidden
+    # C's cells are zeros: the totals reveal only that nothing happened there,
+    # so they need no partner and A and B stay visible
+    assert not any(t.cells[(r, c)].hidden for r in ("A", "B") for c in ("w1", "w2"))
+
+
+def test_a_hidden_non_zero_cell_always_has_a_partner_in_each_line():
+    #        w1  w2 | total
+    #   A     6   0 |   6
+    #   B     2   0 |   2   B/w1 (2 workers) and B's total (2 workers) are small;
+    #   C     7   9 |  16   column w1 shows 15 -> partner A/w1 (6, smaller than 7);
+    #   -----------------   the row totals line shows 24 -> B's total gets a partner,
+    #   tot  15   9 |  24   A's total (6). Row B's total is hidden: nothing to subtract from.
+    t = table({("A", "w1"): 6, ("B", "w1"): 2, ("C", "w1"): 7, ("C", "w2"): 9}, ["A", "B", "C"], ["w1", "w2"])
+    assert hidden(t) == {("B", "w1"), ("A", "w1"), ("total", "A"), ("total", "B")}
