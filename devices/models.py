@@ -64,3 +64,20 @@ class Reading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value} @ {self.measured_at.isoformat()}"
+
+
+class ReadingMinute(models.Model):
+    """Per-minute summary of a worker's readings of one metric, kept after
+    the raw readings have passed their retention period (devices.retention)."""
+
+    pk = models.CompositePrimaryKey("worker", "metric", "minute")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_index=False)
+    metric = models.CharField(max_length=20)
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    mean = models.FloatField()
+    min = models.FloatField()
+    max = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.minute.isoformat()} mean={self.mean}"

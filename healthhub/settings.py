@@ -143,6 +143,7 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
+    "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
 }
 # Embedded default only: run eager tasks on a background thread (so that
 # ingestion never waits for them) and the beat schedule inside the server.
@@ -244,3 +245,17 @@ INSIGHTS = {
 }
 if INSIGHTS["K"] < 5:
     raise ValueError("INSIGHTS_K may only be raised above 5, never lowered")
+
+# --- Retention -----------------------------------------------------------------
+RETENTION = {
+    # Raw readings are kept this long, then rolled up into per-minute summaries.
+    "RAW_DAYS": env_int("RETENTION_RAW_DAYS", 90),
+    # Per-minute summaries are kept this long.
+    "SUMMARY_DAYS": env_int("RETENTION_SUMMARY_DAYS", 730),
+    # Rows per batch (one short transaction each; under SQLite's 32,766
+    # parameters per statement) and seconds per run at most.
+    "BATCH_SIZE": env_int("RETENTION_BATCH_SIZE", 4000),
+    "MAX_SECONDS": env_int("RETENTION_MAX_SECONDS", 300),
+}
+if RETENTION["SUMMARY_DAYS"] < RETENTION["RAW_DAYS"]:
+    raise ValueError("RETENTION_SUMMARY_DAYS must not be shorter than RETENTION_RAW_DAYS")
