@@ -52,7 +52,7 @@ def fill(pattern: str, ids: list[str], words: list[str]) -> list[str]:
     paths = []
     for combo in itertools.islice(itertools.product(*choices), 400):
         values = iter(combo)
-        path = re.sub(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)", lambda _m: next(values), pattern)
+        path = re.sub(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)", lambda _m, values=values: next(values), pattern)
         paths.append("/" + path)
     return paths
 
