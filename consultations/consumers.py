@@ -1,0 +1,289 @@
+"""Consultation sockets for browsers.
+
+``ws/consultations/<id>/``: the chat of one consultation, for its worker and
+the clinicians of the worker's site (anyone else is refused with 4403 before
+joining any group). Messages and read marks go through the services, which
+store them and tell the consultation's group. The worker's connection joins
+the consultation's group and its worker group; a clinician's joins the
+consultation's group and its clinicians' group, where the notes go, so a
+worker's connection never receives a note.
+
+The same connection carries the WebRTC signalling of a video call (offer,
+answer, ice, hangup): relayed to the other side only, never stored. An offer
+goes to every connection of the other side; the first to answer becomes the
+caller's peer, and the rest of the call goes between those two channels.
+
+``ws/consultations/``: live updates of the consultation lists (a clinician's
+sites, a worker's own).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import Http404
+
+from consultations import services
+from consultations.models import Consultation, ConsultationStatus
+from consultations.payloads import message_payload
+from consultations.selectors import Side, consultation_for, side_of
+from healthhub.live import (
+    consultation_clinicians_group,
+    consultation_group,
+    consultation_worker_group,
+    site_consultations_group,
+    worker_consultations_group,
+)
+from healthhub.roles import sites_for_role, worker_of
+from workers.models import StaffRole
+
+CLOSE_FORBIDDEN = 4403
+MAX_FRAME = 64 * 1024  # a session description is a few kilobytes
+TYPING_INTERVAL_S = 1.0
+SIGNALS = {"offer": "sdp", "answer": "sdp", "ice": "candidate", "hangup": None}
+
+
+@database_sync_to_async
+def _admit(user, consultation_id: int) -> Side | None:
+    """The side ``user`` is on, with the access logged; None if they may not
+    see the consultation (workers.selectors.workers_health_visible_to)."""
+    try:
+        consultation = consultation_for(user, consultation_id, what="consultation chat")
+    except Http404:
+        return None
+    return side_of(user, consultation)
+
+
+@database_sync_to_async
+def _is_open(consultation_id: int) -> bool:
+    return Consultation.objects.filter(pk=consultation_id).exclude(status=ConsultationStatus.CLOSED).exists()
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return orjson.dumps(data).decode()
+
+
+class ConsultationConsumer(AsyncWebsocketConsumer):
+    consultation_id: int
+    side: Side | None = None
+    groups_joined: list[str]
+    rtc_peer: str | None = None
+    last_typing: float = 0.0
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.consultation_id = int(self.scope["url_route"]["kwargs"]["consultation_id"])
+        self.side = await _admit(user, self.consultation_id)
+        if self.side is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        side_group = (
+            consultation_clinicians_group(self.consultation_id)
+            if self.side is Side.CLINICIAN
+            else consultation_worker_group(self.consultation_id)
+        )
+        self.groups_joined = [consultation_group(self.consultation_id), side_group]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.rtc_peer is not None:
+            await self._signal_to(self.rtc_peer, "hangup", None)
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    # --- from the browser -------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME:
+            await self._error("bad_frame", "text frames of at most 64 KiB")
+            return
+        try:
+            frame = orjson.loads(text_data)
+        except orjson.JSONDecodeError:
+            await self._error("bad_json", "not JSON")
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "message":
+            await self._message(frame)
+        elif kind in ("delivered", "read"):
+            await self._mark(kind, frame)
+        elif kind == "typing":
+            now = time.monotonic()
+            if now - self.last_typing < TYPING_INTERVAL_S:
+                return  # a typing indicator needs no more than this
+            self.last_typing = now
+            await self.channel_layer.group_send(
+                consultation_group(self.consultation_id),
+                {"type": "chat.typing", "from": str(self.side), "sender_channel": self.channel_name},
+            )
+        elif kind in SIGNALS:
+            await self._signal(kind, frame)
+        else:
+            await self._error("bad_type", "type must be message, delivered, read, typing, offer, answer, ice or hangup")
+
+    async def _message(self, frame: dict) -> None:
+        body, ref = frame.get("body"), frame.get("ref") or ""
+        if not isinstance(body, str) or not isinstance(ref, str):
+            await self._error("bad_message", "body and ref must be strings")
+            return
+        try:
+            message, created = await database_sync_to_async(services.message_send)(
+                consultation_id=self.consultation_id, sender=self.scope["user"], body=body, client_ref=ref
+            )
+        except services.ConsultationError as exc:
+            await self._error("refused", str(exc), ref=ref or None)
+            return
+        if not created:
+            # A re-sent message: the group heard it the first time; this
+            # client may not have, so it gets the stored one.
+            payload = await database_sync_to_async(message_payload)(message)
+            await self.send(text_data=_dumps({"type": "message", "message": payload}))
+
+    async def _mark(self, kind: str, frame: dict) -> None:
+        up_to = frame.get("up_to")
+        if up_to is not None and (not isinstance(up_to, int) or isinstance(up_to, bool)):
+            await self._error("bad_mark", "up_to must be a message id")
+            return
+        mark = services.messages_mark_read if kind == "read" else services.messages_mark_delivered
+        try:
+            await database_sync_to_async(mark)(
+                consultation_id=self.consultation_id, reader=self.scope["user"], up_to=up_to
+            )
+        except services.ConsultationError as exc:
+            await self._error("refused", str(exc))
+
+    async def _signal(self, kind: str, frame: dict) -> None:
+        field = SIGNALS[kind]
+        payload = frame.get(field) if field else None
+        if field and not isinstance(payload, dict | str):
+            await self._error("bad_signal", f"{kind} needs {field}")
+            return
+        if kind == "offer":
+            if not await _is_open(self.consultation_id):
+                await self._error("refused", "the consultation is closed")
+                return
+            self.rtc_peer = None  # a new call: whoever answers first is the peer
+        if self.rtc_peer is not None:
+            await self._signal_to(self.rtc_peer, kind, payload)
+        else:
+            other = (
+                consultation_worker_group(self.consultation_id)
+                if self.side is Side.CLINICIAN
+                else consultation_clinicians_group(self.consultation_id)
+            )
+            await self.channel_layer.group_send(other, self._signal_event(kind, payload))
+        if kind == "hangup":
+            self.rtc_peer = None
+
+    def _signal_event(self, kind: str, payload: Any) -> dict[str, Any]:
+        return {"type": "rtc.signal", "kind": kind, "payload": payload, "from_channel": self.channel_name}
+
+    async def _signal_to(self, channel: str, kind: str, payload: Any) -> None:
+        await self.channel_layer.send(channel, self._signal_event(kind, payload))
+
+    async def _error(self, code: str, detail: str, **extra: Any) -> None:
+        await self.send(text_data=_dumps({"type": "error", "code": code, "detail": detail, **extra}))
+
+    # --- from the channel layer ---------------------------------------------
+
+    async def consultation_changed(self, event: dict[str, Any]) -> None:
+        await self.send(
+            text_data=_dumps({"type": "consultation", "change": event["change"], "consultation": event["consultation"]})
+        )
+
+    async def consultation_message(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=_dumps({"type": "message", "message": event["message"]}))
+
+    async def consultation_marks(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=_dumps({"type": "marks", "marks": event["marks"]}))
+
+    async def consultation_recommendation(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=_dumps({"type": "recommendation", "recommendation": event["recommendation"]}))
+
+    async def consultation_clearance(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=_dumps({"type": "clearance", "clearance": event["clearance"]}))
+
+    async def consultation_note(self, event: dict[str, Any]) -> None:
+        # Only clinicians' connections are in the group notes go to; this
+        # check keeps it so should a group ever be joined by mistake.
+        if self.side is not Side.CLINICIAN:
+            return
+        await self.send(text_data=_dumps({"type": "note", "note": event["note"]}))
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        if event["sender_channel"] != self.channel_name and event["from"] != str(self.side):
+            await self.send(text_data=_dumps({"type": "typing", "from": event["from"]}))
+
+    async def rtc_signal(self, event: dict[str, Any]) -> None:
+        kind, sender = event["kind"], event["from_channel"]
+        if kind == "offer":
+            self.rtc_peer = sender
+        elif kind == "answer":
+            if self.rtc_peer is None:
+                self.rtc_peer = sender
+            elif self.rtc_peer != sender:
+                # Someone else of this side answered first: this one is not needed.
+                await self._signal_to(sender, "hangup", None)
+                return
+        elif self.rtc_peer is not None and self.rtc_peer != sender:
+            return  # ice or hangup from a connection that is not in this call
+        if kind == "hangup":
+            self.rtc_peer = None
+        frame: dict[str, Any] = {"type": kind}
+        if SIGNALS[kind]:
+            frame[SIGNALS[kind]] = event["payload"]
+        await self.send(text_data=_dumps(frame))
+
+
+@database_sync_to_async
+def _list_groups_for(user) -> list[str]:
+    """The clinicians' lists of their sites, a worker's own list; nothing for
+    anyone else (the consultations rule, by site and by worker)."""
+    groups = [
+        site_consultations_group(pk) for pk in sites_for_role(user, StaffRole.CLINICIAN).values_list("pk", flat=True)
+    ]
+    worker = worker_of(user)
+    if worker is not None:
+        groups.append(worker_consultations_group(worker.pk))
+    return groups
+
+
+class ConsultationListConsumer(AsyncWebsocketConsumer):
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        groups = await _list_groups_for(user)
+        if not groups:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = groups
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        return  # one-way: actions go through the pages and the API
+
+    async def consultation_changed(self, event: dict[str, Any]) -> None:
+        await self.send(
+            text_data=_dumps({"type": "consultation", "change": event["change"], "consultation": event["consultation"]})
+        )
