@@ -268,11 +268,12 @@ def worker_evaluate(*, worker_id: int, now: datetime | None = None) -> list[Aler
     Idempotent: evaluating again with the same readings changes nothing."""
     from alerts.rules.engine import evaluate_window
     from alerts.selectors import profile_load, thresholds_for, window_load
+    from workers.selectors import worker_has_consent
 
     now = now or timezone.now()
     worker = Worker.objects.select_related("site").filter(pk=worker_id).first()
-    if worker is None:
-        return []
+    if worker is None or not worker_has_consent(worker_id):
+        return []  # no consent, no processing (readings stored before the withdrawal stay unjudged)
     window = window_load(worker_id, now)
     verdicts = evaluate_window(window, profile_load(worker, now), thresholds_for(worker.site_id))
     touched = [alert_apply(worker_id=worker_id, evaluation=v, now=now) for v in verdicts]
@@ -292,12 +293,12 @@ def signals_check(*, now: datetime | None = None) -> int:
     from alerts.rules.device import evaluate_signal
     from alerts.selectors import thresholds_for
     from workers.models import Shift
-    from workers.selectors import worker_on_shift
+    from workers.selectors import worker_on_shift, workers_with_consent
 
     now = now or timezone.now()
     active_devices = Q(devices__status=DeviceStatus.ACTIVE)
     workers = (
-        Worker.objects.filter(active_devices)
+        workers_with_consent(Worker.objects.filter(active_devices))
         .annotate(last_seen=Max("devices__last_seen_at", filter=active_devices))
         .select_related("site")
     )

@@ -7,7 +7,6 @@ from celery import shared_task
 from django.core.cache import cache
 
 from alerts import services
-from workers.models import Worker
 
 
 def pending_key(worker_id: int) -> str:
@@ -46,7 +45,9 @@ def evaluate_on_shift() -> int:
 
 @shared_task(acks_late=True)
 def refresh_baselines() -> int:
-    ids = list(Worker.objects.values_list("pk", flat=True))
+    from workers.selectors import workers_with_consent
+
+    ids = list(workers_with_consent().values_list("pk", flat=True))
     for worker_id in ids:
         refresh_baseline.delay(worker_id)
     return len(ids)

@@ -23,7 +23,7 @@ from devices.selectors import device_by_token, readings_for_worker
 from devices.services import ProvisioningError, batch_receive, device_provision, device_revoke
 from healthhub.roles import sites_for_role
 from workers.models import StaffRole, Worker
-from workers.selectors import worker_health_for
+from workers.selectors import worker_has_consent, worker_health_for
 
 MAX_RAW_POINTS = 10_000
 MAX_BUCKETS = 20_000
@@ -77,6 +77,8 @@ class IngestApi(APIView):
             return response
         if device.worker_id is None:
             return _error("forbidden", "the device is not assigned to a worker", status.HTTP_403_FORBIDDEN)
+        if not worker_has_consent(device.worker_id):
+            return _error("forbidden", "the worker has not consented to monitoring", status.HTTP_403_FORBIDDEN)
         limits = Limits.from_settings()
         try:
             # Refuse an oversized body by its declared length, before reading

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from healthhub.roles import worker_of
 from workers.models import CheckIn
 from workers.selectors import worker_health_for
-from workers.services import checkin_submit
+from workers.services import NoConsent, checkin_submit
 
 
 class CheckInInput(serializers.Serializer):
@@ -42,6 +42,8 @@ class CheckInApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             checkin = checkin_submit(worker=worker, **data.validated_data)
+        except NoConsent as exc:
+            raise PermissionDenied(str(exc)) from None
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response(CheckInOutput(checkin).data, status=status.HTTP_201_CREATED)

@@ -190,3 +190,82 @@ class AccessLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("access log entries cannot be deleted")
+
+
+class ConsentText(models.Model):
+    """One version of what a worker agrees to: what is collected, why, who
+    sees it and for how long, in Korean and English. A published text is
+    never changed: a correction is a new version."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    text_ko = models.TextField(_("text (Korean)"))
+    text_en = models.TextField(_("text (English)"))
+    published_at = models.DateTimeField(_("published at"))
+
+    class Meta:
+        verbose_name = _("consent text")
+        verbose_name_plural = _("consent texts")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("a published consent text cannot be changed; publish a new version")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("consent texts cannot be deleted")
+
+    def text_for(self, language: str | None) -> str:
+        """The text in ``language`` (Korean for anything but English)."""
+        return self.text_en if (language or "").startswith("en") else self.text_ko
+
+
+class ConsentDecision(models.TextChoices):
+    GRANTED = "granted", _("Granted")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Consent(models.Model):
+    """One decision of a worker about monitoring, under one text version.
+
+    The history is append-only: a decision is recorded, never changed or
+    deleted; the worker's latest decision is their current state (see
+    workers.selectors.worker_has_consent)."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="consents", verbose_name=_("worker"))
+    text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+", verbose_name=_("text version"))
+    decision = models.CharField(_("decision"), max_length=16, choices=ConsentDecision.choices)
+    at = models.DateTimeField(_("at"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+
+    class Meta:
+        verbose_name = _("consent decision")
+        verbose_name_plural = _("consent decisions")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["worker", "-at", "-id"], name="consent_worker_latest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(decision__in=["granted", "withdrawn"]), name="consent_decision_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.worker} {self.decision} v{self.text.version} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("consent decisions cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("consent decisions cannot be deleted")

@@ -4,11 +4,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from healthhub.roles import sites_for_role
-from workers.models import ShiftPattern, StaffRole, Worker
+from workers.models import AccessLog, Consent, ConsentDecision, ConsentText, ShiftPattern, StaffRole, Worker
 from workers.services import access_log_record
 
 
@@ -63,3 +63,58 @@ def worker_on_shift(worker: Worker, now: datetime, *, scheduled: list[tuple[date
     if start < end:
         return start <= local.hour < end
     return local.hour >= start or local.hour < end
+
+
+# --- Consent ---------------------------------------------------------------
+# Monitoring requires the worker's recorded consent. A worker without any
+# consent record has not consented: device authentication refuses their
+# devices (4403) and nothing of theirs is processed until they agree in the
+# portal (worker_has_consent for one worker, workers_with_consent for many).
+
+
+def consent_text_current() -> ConsentText | None:
+    """The newest published consent text."""
+    return ConsentText.objects.order_by("-version").first()
+
+
+def consent_latest(worker_id: int) -> Consent | None:
+    """The worker's standing decision (their latest), with its text."""
+    return Consent.objects.filter(worker_id=worker_id).select_related("text").order_by("-at", "-id").first()
+
+
+def worker_has_consent(worker_id: int) -> bool:
+    """Whether the worker's latest consent decision is "granted" (one index
+    probe: cheap enough for every device authentication)."""
+    decision = (
+        Consent.objects.filter(worker_id=worker_id).order_by("-at", "-id").values_list("decision", flat=True).first()
+    )
+    return decision == ConsentDecision.GRANTED
+
+
+def workers_with_consent(workers: QuerySet[Worker] | None = None) -> QuerySet[Worker]:
+    """``workers`` (default: all) whose latest decision is "granted", for
+    periodic tasks that go through many workers at once."""
+    latest = Consent.objects.filter(worker=OuterRef("pk")).order_by("-at", "-id").values("decision")[:1]
+    workers = Worker.objects.all() if workers is None else workers
+    return workers.annotate(consent_decision=Subquery(latest)).filter(consent_decision=ConsentDecision.GRANTED)
+
+
+def consent_history(worker: Worker) -> QuerySet[Consent]:
+    """The worker's decisions, newest first."""
+    return worker.consents.select_related("text").order_by("-at", "-id")
+
+
+def access_log_about(worker: Worker) -> QuerySet[AccessLog]:
+    """Who read the worker's health data, newest first, with the reader's role."""
+    return AccessLog.objects.filter(worker=worker).select_related("accessor__staff_profile").order_by("-at", "-id")
+
+
+def site_clinicians(worker: Worker) -> list[AbstractBaseUser]:
+    """The clinicians who may see ``worker``'s health data (those of the site)."""
+    from django.contrib.auth import get_user_model
+
+    return list(
+        get_user_model()
+        .objects.filter(staff_profile__role=StaffRole.CLINICIAN, staff_profile__sites=worker.site_id)
+        .order_by("last_name", "first_name", "username")
+    )

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from workers.models import AccessLog, CheckIn, Worker
+from workers.models import AccessLog, CheckIn, Consent, ConsentDecision, ConsentText, Worker
+
+ACCESS_LOG_COALESCE_S = 600
 
 
 def access_log_record(*, accessor: AbstractBaseUser, worker: Worker, what: str, reason: str = "") -> None:
     """Record a read of ``worker``'s health data by someone else. A worker
-    reading their own data is not logged."""
+    reading their own data is not logged. A page that refreshes itself
+    (a clinician's open worker page polls every few seconds) writes one entry
+    per ACCESS_LOG_COALESCE_S for the same reader, worker, what and reason,
+    so "who viewed my data" stays readable; the first read is always logged."""
     if worker.user_id == accessor.pk:
         return
-    AccessLog.objects.create(accessor=accessor, worker=worker, what=what[:200], reason=reason[:200])
+    what, reason = what[:200], reason[:200]
+    recent = timezone.now() - timedelta(seconds=ACCESS_LOG_COALESCE_S)
+    same = AccessLog.objects.filter(accessor=accessor, worker=worker, what=what, reason=reason, at__gte=recent)
+    if not same.exists():
+        AccessLog.objects.create(accessor=accessor, worker=worker, what=what, reason=reason)
+
+
+class NoConsent(Exception):
+    """The worker has not consented to monitoring (or has withdrawn): no
+    health data of theirs is taken in."""
 
 
 def checkin_submit(
@@ -27,7 +41,10 @@ def checkin_submit(
     one of the same day, and have the worker's alerts re-evaluated (a
     thermometer value of 37.5 °C or more is a fever)."""
     from alerts.services import evaluation_request
+    from workers.selectors import worker_has_consent
 
+    if not worker_has_consent(worker.pk):
+        raise NoConsent("monitoring needs the worker's consent")
     now = now or timezone.now()
     unknown = set(symptoms) - set(CheckIn.SYMPTOMS)
     if unknown:
@@ -42,3 +59,81 @@ def checkin_submit(
         )
         transaction.on_commit(lambda: evaluation_request(worker_id=worker.pk))
     return checkin
+
+
+def consent_text_ensure() -> ConsentText:
+    """The newest published consent text. A database without any (one
+    emptied after migrating) gets the initial text of workers/consent.py
+    published first, as migration 0005 does."""
+    from workers.consent import INITIAL_PUBLISHED_AT, INITIAL_TEXT_EN, INITIAL_TEXT_KO, INITIAL_VERSION
+
+    text = ConsentText.objects.order_by("-version").first()
+    if text is None:
+        text, _ = ConsentText.objects.get_or_create(
+            version=INITIAL_VERSION,
+            defaults={"text_ko": INITIAL_TEXT_KO, "text_en": INITIAL_TEXT_EN, "published_at": INITIAL_PUBLISHED_AT},
+        )
+    return text
+
+
+class ConsentError(Exception):
+    """A consent decision that cannot be recorded: no text has been published."""
+
+
+def consent_grant(
+    *,
+    worker: Worker,
+    text: ConsentText | None = None,
+    by: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> Consent:
+    """Record that ``worker`` agrees to monitoring under ``text`` (default:
+    the newest published version). Appends to the history, never changes
+    it; agreeing again to the version already agreed to records nothing and
+    returns the standing decision."""
+    from workers.selectors import consent_latest, consent_text_current
+
+    now = now or timezone.now()
+    text = text or consent_text_current()
+    if text is None:
+        raise ConsentError("no consent text has been published")
+    with transaction.atomic():
+        # Lock the worker's row: two grants at once record one decision.
+        Worker.objects.select_for_update().filter(pk=worker.pk).first()
+        latest = consent_latest(worker.pk)
+        if latest is not None and latest.decision == ConsentDecision.GRANTED and latest.text_id == text.pk:
+            return latest
+        return Consent.objects.create(
+            worker=worker, text=text, decision=ConsentDecision.GRANTED, at=now, recorded_by=by
+        )
+
+
+def consent_withdraw(
+    *, worker: Worker, by: AbstractBaseUser | None = None, now: datetime | None = None
+) -> Consent | None:
+    """Record that ``worker`` withdraws consent: monitoring stops. Appends a
+    withdrawal under the text they had agreed to, and after commit tells
+    each of the worker's device connections (``device.consent_withdrawn`` to
+    its device group), which closes it with 4403. Withdrawing without a
+    standing consent records nothing and returns None."""
+    from devices.models import Device
+    from healthhub.live import device_group, group_send_now
+    from workers.selectors import consent_latest
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        Worker.objects.select_for_update().filter(pk=worker.pk).first()
+        latest = consent_latest(worker.pk)
+        if latest is None or latest.decision != ConsentDecision.GRANTED:
+            return None
+        consent = Consent.objects.create(
+            worker=worker, text_id=latest.text_id, decision=ConsentDecision.WITHDRAWN, at=now, recorded_by=by
+        )
+        device_ids = list(Device.objects.filter(worker=worker).values_list("pk", flat=True))
+
+        def notify() -> None:
+            for device_id in device_ids:
+                group_send_now(device_group(device_id), {"type": "device.consent_withdrawn"})
+
+        transaction.on_commit(notify)
+    return consent
