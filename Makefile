@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 50
 
-.PHONY: venv demo test lint format bench clean messages
+.PHONY: venv demo test browser screenshots lint format bench clean messages
 
 $(STAMP): requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "healthhub needs Python 3.11 or newer"'
@@ -25,6 +25,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+# Browser tests in headless Chromium (Debian's `chromium` and `fonts-noto-cjk`
+# packages; Playwright drives it, nothing is downloaded by `playwright install`).
+browser: $(STAMP)
+	$(PY) -m pytest -m browser -p no:cacheprovider $(PYTEST_ARGS)
+
+# The README's screenshots: every main page at phone and desktop width, in Korean.
+screenshots: $(STAMP)
+	HEALTHHUB_SCREENSHOTS=docs/screenshots $(PY) -m pytest -m browser -p no:cacheprovider tests/browser/test_screenshots.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -4,6 +4,15 @@ Each connection handles its frames one at a time, in order: a batch is
 validated and committed in a worker thread (``database_sync_to_async``), and
 only then acknowledged, so the event loop never blocks and an ack always
 means stored.
+
+The batches of all the connections of a process are written together
+(``_BatchWriter``): a few groups are committed at once, each by its own
+thread; batches that arrive while all of them are busy wait, and the next
+free writer takes them all, one transaction for all. A commit costs a few
+round trips to PostgreSQL whatever its size, so under load the cost per
+batch falls as the groups grow, and when idle a batch waits for nothing but
+its own commit. Acknowledged still means committed, and storage stays
+idempotent (devices.services.readings_store_many).
 """
 
 from __future__ import annotations
@@ -11,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -22,8 +33,9 @@ from django.utils import timezone
 from devices import protocol
 from devices.protocol import FrameError, Limits
 from devices.selectors import device_by_token
-from devices.services import batch_receive
+from devices.services import IncomingBatch, batches_receive
 from healthhub.live import device_group
+from workers.selectors import worker_has_consent
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +50,125 @@ def _authenticate(token: str) -> tuple[int, str, int | None] | None:
     device = device_by_token(token)
     if device is None:
         return None
-    return device.pk, device.serial, device.worker_id
+    worker_id = device.worker_id
+    if worker_id is not None and not worker_has_consent(worker_id):
+        worker_id = None  # no consent to monitoring: refused as an unassigned device is (4403)
+    return device.pk, device.serial, worker_id
 
 
-_receive = database_sync_to_async(batch_receive)
+# A group holds at most this many readings (the batches that wait beyond it
+# go in the next group), which bounds a transaction's size and duration.
+GROUP_MAX_READINGS = 5000
+# Groups committed at once per process, each by its own thread and database
+# connection: while one waits for PostgreSQL (its INSERT, its commit's WAL
+# flush), another is built or executed. The Django pool (DATABASE_POOL_MAX)
+# must allow this many connections and a few more.
+WRITERS = 4
+# Concurrent channel-layer calls per process. channels-redis gives each
+# process a pool of 100 Redis connections and fails a call beyond that, so
+# thousands of devices (re)connecting at once must queue, not fail.
+LAYER_CALLS_MAX = 50
+
+_writer_threads = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="ingest")
+_receive_many = database_sync_to_async(batches_receive, thread_sensitive=False, executor=_writer_threads)
+
+
+class _BatchWriter:
+    """The batches of one event loop's connections, committed in groups
+    (and the limit on that loop's concurrent channel-layer calls).
+
+    A batch that arrives while fewer than WRITERS groups are being committed
+    starts a group of its own at once; otherwise it waits, with every other
+    batch that arrives meanwhile, for the next writer to be free, and they
+    are committed together. Each batch's future gets what ``batches_receive``
+    says of it, after the commit.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: list[tuple[IncomingBatch, asyncio.Future]] = []
+        self.writers = 0
+        self.tasks: set[asyncio.Task] = set()
+        self.layer_calls = asyncio.Semaphore(LAYER_CALLS_MAX)
+
+    async def receive(self, batch: IncomingBatch) -> tuple[dict, bool]:
+        """The batch's ack and whether its device is still active, once it is
+        committed; raises FrameError or DatabaseError as batch_receive does."""
+        future = self.loop.create_future()
+        self.waiting.append((batch, future))
+        if self.writers < WRITERS:
+            self.writers += 1
+            self._spawn(self._write())
+        return await future
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = self.loop.create_task(coroutine)
+        self.tasks.add(task)  # a reference, so that the task is not collected mid-way
+        task.add_done_callback(self.tasks.discard)
+
+    def _next_group(self) -> list[tuple[IncomingBatch, asyncio.Future]]:
+        size = 0
+        for taken, (batch, _) in enumerate(self.waiting):
+            readings = batch.message.get("readings")
+            size += len(readings) if isinstance(readings, list) else 0
+            if size > GROUP_MAX_READINGS and taken > 0:
+                break
+        else:
+            taken = len(self.waiting)
+        group, self.waiting = self.waiting[:taken], self.waiting[taken:]
+        return group
+
+    async def _write(self) -> None:
+        try:
+            while self.waiting:
+                group = self._next_group()
+                try:
+                    results = await _receive_many(batches=[b for b, _ in group], limits=Limits.from_settings())
+                except asyncio.CancelledError:
+                    for _, future in group:
+                        future.cancel()
+                    raise
+                except Exception as exc:
+                    results = [exc] * len(group)
+                for (_, future), result in zip(group, results, strict=True):
+                    if future.done():
+                        continue  # the connection went away meanwhile; its batch is stored all the same
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self.writers -= 1
+
+
+_writer: _BatchWriter | None = None
+
+
+def _batch_writer() -> _BatchWriter:
+    """This process's writer (one per event loop: tests run one loop each)."""
+    global _writer
+    loop = asyncio.get_running_loop()
+    if _writer is None or _writer.loop is not loop:
+        _writer = _BatchWriter(loop)
+    return _writer
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
     device_id: int | None = None
     serial: str = ""
     worker_id: int | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch first closes stale database connections, a hop
+        # to the one thread-sensitive thread, for every frame of every
+        # connection. This consumer touches the database only through
+        # database_sync_to_async, which does that cleanup itself around each
+        # call, so the hop per frame buys nothing and costs a third of the
+        # event loop's time under load.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.limits = Limits.from_settings()
@@ -86,7 +207,8 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                 self.conf["RATE_PER_S"], self.conf["RATE_BURST"], time.monotonic()
             )
         _bucket_users[device_id] = _bucket_users.get(device_id, 0) + 1
-        await self.channel_layer.group_add(device_group(device_id), self.channel_name)
+        async with _batch_writer().layer_calls:
+            await self.channel_layer.group_add(device_group(device_id), self.channel_name)
         await self._send(protocol.welcome_message(serial, timezone.now(), self.limits))
 
     async def disconnect(self, code: int) -> None:
@@ -97,7 +219,8 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             if _bucket_users[self.device_id] <= 0:
                 _bucket_users.pop(self.device_id, None)
                 _buckets.pop(self.device_id, None)
-            await self.channel_layer.group_discard(device_group(self.device_id), self.channel_name)
+            async with _batch_writer().layer_calls:
+                await self.channel_layer.group_discard(device_group(self.device_id), self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data if text_data is not None else bytes_data or b""
@@ -156,12 +279,8 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         now = time.monotonic()
         touch = now - self.last_touch >= self.conf["TOUCH_INTERVAL_S"]
         try:
-            ack, active = await _receive(
-                device_id=self.device_id,
-                worker_id=self.worker_id,
-                message=message,
-                limits=self.limits,
-                touch=touch,
+            ack, active = await _batch_writer().receive(
+                IncomingBatch(device_id=self.device_id, worker_id=self.worker_id, message=message, touch=touch)
             )
         except FrameError as exc:
             await self._send(exc.as_message())
@@ -184,6 +303,10 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     # --- channel-layer events -------------------------------------------
     async def device_revoked(self, event: dict[str, Any]) -> None:
         await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+
+    async def device_consent_withdrawn(self, event: dict[str, Any]) -> None:
+        # The worker withdrew consent: monitoring stops now (4403, as at login).
+        await self.close(code=protocol.CLOSE_FORBIDDEN)
 
     async def device_reassigned(self, event: dict[str, Any]) -> None:
         # 1012 (service restart): reconnect, and get the new assignment.

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from alerts.services import evaluation_request
 from devices.models import Device, DeviceStatus, Reading
-from devices.protocol import Limits, ValidReading, ack_message, parse_batch
+from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
 from devices.tokens import token_hash, token_new
 from healthhub.live import device_group, group_send_now
 from workers.models import Worker
+
+log = logging.getLogger(__name__)
 
 
 class ProvisioningError(Exception):
@@ -113,38 +116,124 @@ def readings_store(
     same transaction, which also tells whether the device is still active.
     When this returns, the readings are committed.
     """
-    unique: dict[tuple[str, datetime], ValidReading] = {}
-    for reading in readings:
-        unique.setdefault((reading.metric, reading.at), reading)
-    battery = next((r.value for r in reversed(readings) if r.metric == "battery"), None)
+    batch = BatchToStore(device_id=device_id, worker_id=worker_id, readings=readings, touch=touch)
+    return readings_store_many(batches=[batch], received_at=received_at)[0]
 
+
+@dataclass(frozen=True)
+class BatchToStore:
+    device_id: int
+    worker_id: int
+    readings: list[ValidReading]
+    touch: bool = True
+
+
+def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -> list[StoreResult]:
+    """Store several batches, from any devices, in one transaction.
+
+    Each batch gets the result ``readings_store`` would give it if the
+    batches were stored one after the other in this order (a reading in two
+    of them is accepted in the first and a duplicate in the later one), for
+    the price of one INSERT ... ON CONFLICT DO NOTHING and one commit for all
+    of them. When this returns, every batch is committed; when it raises,
+    none is.
+    """
+    postgresql = connection.vendor == "postgresql"
+    # Each new reading is attributed to the first batch that has it, by the
+    # key the database gives back for each row it inserted.
+    owner: dict[tuple[int, str, object], int] = {}
+    rows: list[tuple[int, int, str, float, datetime]] = []
+    for index, batch in enumerate(batches):
+        for reading in batch.readings:
+            key = (batch.device_id, reading.metric, _time_key(reading.at, postgresql))
+            if key not in owner:
+                owner[key] = index
+                rows.append((batch.device_id, batch.worker_id, reading.metric, reading.value, reading.at))
+    accepted = [0] * len(batches)
+    active = [True] * len(batches)
     ops = connection.ops
-    table = connection.ops.quote_name(Reading._meta.db_table)
-    device_table = connection.ops.quote_name(Device._meta.db_table)
     received = ops.adapt_datetimefield_value(received_at)
-    accepted = 0
-    active = True
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            if unique:
-                rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(unique))
-                params: list[object] = []
-                for r in unique.values():
-                    params += [device_id, worker_id, r.metric, r.value, ops.adapt_datetimefield_value(r.at), received]
-                cursor.execute(
-                    f"INSERT INTO {table} (device_id, worker_id, metric, value, measured_at, received_at) "
-                    f"VALUES {rows} ON CONFLICT DO NOTHING RETURNING 1",
-                    params,
-                )
-                accepted = len(cursor.fetchall())
-            if touch:
+    device_table = ops.quote_name(Device._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if rows:
+            inserted = _insert_postgresql(rows, received_at) if postgresql else _insert_values(cursor, rows, received)
+            for key in inserted:
+                accepted[owner[key]] += 1
+        for index, batch in enumerate(batches):
+            if batch.touch:
+                battery = next((r.value for r in reversed(batch.readings) if r.metric == "battery"), None)
                 cursor.execute(
                     f"UPDATE {device_table} SET last_seen_at = %s, battery = COALESCE(%s, battery) "
                     "WHERE id = %s AND status = %s",
-                    [received, battery, device_id, DeviceStatus.ACTIVE.value],
+                    [received, battery, batch.device_id, DeviceStatus.ACTIVE.value],
                 )
-                active = cursor.rowcount > 0
-    return StoreResult(accepted=accepted, duplicates=len(readings) - accepted, device_active=active)
+                active[index] = cursor.rowcount > 0
+    return [
+        StoreResult(accepted=accepted[i], duplicates=len(batch.readings) - accepted[i], device_active=active[i])
+        for i, batch in enumerate(batches)
+    ]
+
+
+_READING_COLUMNS = "device_id, worker_id, metric, value, measured_at, received_at"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# SQLite allows 32,766 parameters per statement; 6 per row.
+_VALUES_ROWS_PER_STATEMENT = 1000
+
+
+def _time_key(at: datetime, postgresql: bool) -> object:
+    """``measured_at`` as the INSERT below gives it back for a new row."""
+    if postgresql:
+        return (at - _EPOCH) // _MICROSECOND
+    return str(connection.ops.adapt_datetimefield_value(at))
+
+
+def _insert_postgresql(rows: list[tuple], received_at: datetime) -> list[tuple]:
+    """INSERT the rows, skipping those already stored; the keys of the rows
+    inserted, with measured_at as integer microseconds since the epoch.
+
+    One statement of fixed text whatever the number of rows: five arrays, not
+    six parameters per row, so PostgreSQL parses the same short query for 25
+    readings or 5,000. It goes through a psycopg cursor of its own for binary
+    parameters (Django's binds on the client, quoting every array element in
+    Python) and returns integers (parsing a timestamptz per row costs more
+    than the INSERT); it runs in the transaction Django has open.
+    """
+    import psycopg
+
+    table = connection.ops.quote_name(Reading._meta.db_table)
+    devices, workers, metrics, values, ats = (list(column) for column in zip(*rows, strict=True))
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({_READING_COLUMNS}) SELECT d, w, m, v, a, %b "
+            "FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::float8[], %b::timestamptz[]) "
+            "AS u(d, w, m, v, a) ON CONFLICT DO NOTHING "
+            "RETURNING device_id, metric, (extract(epoch FROM measured_at) * 1000000)::bigint",
+            [received_at, devices, workers, metrics, values, ats],
+        )
+        return cursor.fetchall()
+
+
+def _insert_values(cursor, rows: list[tuple], received: object) -> list[tuple]:
+    """The same with plain VALUES lists (SQLite, the embedded default); the
+    keys with measured_at as the text SQLite stores."""
+    table = connection.ops.quote_name(Reading._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    inserted: list[tuple] = []
+    for start in range(0, len(rows), _VALUES_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _VALUES_ROWS_PER_STATEMENT]
+        params: list[object] = []
+        for device, worker, metric, value, at in chunk:
+            params += [device, worker, metric, value, adapt(at), received]
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+        cursor.execute(
+            f"INSERT INTO {table} ({_READING_COLUMNS}) VALUES {placeholders} "
+            "ON CONFLICT DO NOTHING RETURNING device_id, metric, measured_at",
+            params,
+        )
+        # SQLite gives the stored text back parsed (naive UTC): back to text.
+        inserted += [(device, metric, str(at)) for device, metric, at in cursor.fetchall()]
+    return inserted
 
 
 def batch_receive(
@@ -167,3 +256,71 @@ def batch_receive(
         # After the commit above; coalesced, and never waits for the evaluation.
         evaluation_request(worker_id=worker_id)
     return ack, result.device_active
+
+
+@dataclass(frozen=True)
+class IncomingBatch:
+    """A ``readings`` message from an authenticated device, not yet validated."""
+
+    device_id: int
+    worker_id: int
+    message: dict
+    touch: bool = True
+
+
+def batches_receive(
+    *, batches: list[IncomingBatch], limits: Limits
+) -> list[tuple[dict, bool] | FrameError | DatabaseError]:
+    """``batch_receive`` for several batches at once, in one transaction.
+
+    For each batch, in order: its ``(ack, device still active)``, or the
+    FrameError it raised (nothing of it stored), or the DatabaseError that
+    kept it from being stored. The valid batches are committed together
+    (``readings_store_many``); should that fail, each is retried on its own,
+    so that one batch the database refuses does not sink the others. Then,
+    as ``batch_receive`` does, an evaluation is requested for each worker
+    with new readings (once per worker, however many of its batches). When
+    this returns, every ack in the results is committed.
+    """
+    now = timezone.now()
+    results: list = [None] * len(batches)
+    parsed: list[tuple[int, IncomingBatch, Batch]] = []
+    for index, incoming in enumerate(batches):
+        try:
+            parsed.append((index, incoming, parse_batch(incoming.message, now, limits)))
+        except FrameError as exc:
+            results[index] = exc
+    to_store = [
+        BatchToStore(device_id=b.device_id, worker_id=b.worker_id, readings=p.valid, touch=b.touch)
+        for _, b, p in parsed
+    ]
+    stored: list[StoreResult | DatabaseError] = []
+    try:
+        stored += readings_store_many(batches=to_store, received_at=now)
+    except DatabaseError as exc:
+        if len(to_store) == 1:
+            stored.append(exc)
+        else:
+            for batch in to_store:
+                try:
+                    stored += readings_store_many(batches=[batch], received_at=now)
+                except DatabaseError as one_exc:
+                    stored.append(one_exc)
+    evaluate: set[int] = set()
+    for (index, incoming, batch), result in zip(parsed, stored, strict=True):
+        if isinstance(result, DatabaseError):
+            results[index] = result
+            continue
+        ack = ack_message(batch.seq, result.accepted, result.duplicates, batch.rejected)
+        results[index] = (ack, result.device_active)
+        if result.accepted:
+            evaluate.add(incoming.worker_id)
+    for worker_id in sorted(evaluate):
+        # After the commit above; coalesced, and never waits for the evaluation.
+        try:
+            evaluation_request(worker_id=worker_id)
+        except Exception:
+            # The readings are committed and their acks go out: a device must
+            # not re-send them because the alert queue was unreachable.
+            log.exception("requesting an evaluation for worker %s failed", worker_id)
+    return results

@@ -18,11 +18,16 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from alerts.routing import websocket_urlpatterns as alert_routes  # noqa: E402
+from consultations.routing import websocket_urlpatterns as consultation_routes  # noqa: E402
 from devices.routing import websocket_urlpatterns as device_routes  # noqa: E402
+from healthhub.security import SocketSafetyMiddleware  # noqa: E402
 
 # Browser sockets: the session identifies the user, and the Origin must be
-# one of ALLOWED_HOSTS (no cross-site WebSocket hijacking).
-browser_app = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(alert_routes)))
+# one of ALLOWED_HOSTS (no cross-site WebSocket hijacking); staff without the
+# second factor, and expired sessions, are closed with 4403 before any consumer.
+browser_app = AllowedHostsOriginValidator(
+    AuthMiddlewareStack(SocketSafetyMiddleware(URLRouter(alert_routes + consultation_routes)))
+)
 device_app = URLRouter(device_routes)
 
 

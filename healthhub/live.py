@@ -30,3 +30,30 @@ def site_clinicians_group(site_id: int) -> str:
 def worker_group(worker_id: int) -> str:
     """The worker's own portal pages."""
     return f"worker.{worker_id}"
+
+
+def consultation_group(consultation_id: int) -> str:
+    """Everyone in a consultation: the worker and the clinicians of the site
+    (chat messages, read marks, recommendations, status)."""
+    return f"consultation.{consultation_id}"
+
+
+def consultation_clinicians_group(consultation_id: int) -> str:
+    """The clinicians' side of a consultation: clinician-only notes, and the
+    worker's call signalling. A worker's connection never joins it."""
+    return f"consultation.{consultation_id}.clinicians"
+
+
+def consultation_worker_group(consultation_id: int) -> str:
+    """The worker's side of a consultation: the clinicians' call signalling."""
+    return f"consultation.{consultation_id}.worker"
+
+
+def site_consultations_group(site_id: int) -> str:
+    """Consultation lists of the clinicians of a site (new requests, status)."""
+    return f"site.{site_id}.consultations"
+
+
+def worker_consultations_group(worker_id: int) -> str:
+    """The worker's own consultation list."""
+    return f"worker.{worker_id}.consultations"

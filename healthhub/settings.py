@@ -5,6 +5,8 @@ in-process). ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -30,6 +32,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "axes",
     "channels",
     "rest_framework",
     "drf_spectacular",
@@ -38,6 +44,7 @@ INSTALLED_APPS = [
     "devices",
     "alerts",
     "insights",
+    "consultations",
 ]
 
 MIDDLEWARE = [
@@ -49,7 +56,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "healthhub.security.SessionExpiryMiddleware",
+    "healthhub.security.RequireSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "healthhub.urls"
@@ -113,7 +125,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            "CONFIG": {
+                # redis-py's default socket timeout (5 s) is exactly the
+                # blocking receive of channels-redis (BZPOPMIN, 5 s): on a busy
+                # server the empty reply arrives a little late, the read times
+                # out, and the consumer that was receiving dies (close 1011).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": 1000,
+                "expiry": 60,
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -157,9 +177,42 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in and safety: healthhub/security.py. django-allauth signs in (by
+# username; accounts are made by administrators, no sign-up, no e-mail), asks
+# for the authenticator code of enrolled users, and enrols TOTP with recovery
+# codes; django-axes locks a username out from one address after repeated
+# failures.
+AUTHENTICATION_BACKENDS = [
+    "healthhub.security.AxesBackend",  # first: refuses a locked-out sign-in before any password check
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workers:home"
 LOGOUT_REDIRECT_URL = "login"
+ACCOUNT_ADAPTER = "healthhub.security.AccountAdapter"
+ACCOUNT_FORMS = {"login": "healthhub.security.LoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = True  # the session lasts SESSION_COOKIE_AGE, not until the browser closes
+ACCOUNT_LOGOUT_ON_GET = False
+# A whole plant may sign in from one address at shift change, so no per-address
+# limit; failed passwords are axes' business; authenticator codes: 5 per 5 minutes per user.
+ACCOUNT_RATE_LIMITS = {"login": False, "login_failed": "5/300s/key"}
+MFA_ADAPTER = "healthhub.security.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Clinicians, HR and administrators must use a second factor (tests switch it off
+# for the force_login cast and switch it on where they test it).
+HEALTHHUB_REQUIRE_MFA = env_bool("HEALTHHUB_REQUIRE_MFA", True)
+# Staff are signed out after this long without a request; everyone after SESSION_COOKIE_AGE.
+STAFF_IDLE_TIMEOUT = env_int("STAFF_IDLE_TIMEOUT", 30 * 60)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout do not prolong it: it ends LOGIN_LOCKOUT_MINUTES after the last counted failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "healthhub.security.lockout_response"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
@@ -183,7 +236,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "healthhub.security.BasicAuthentication",  # refuses staff: a password alone is one factor
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -223,7 +276,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner on every command
+    },
 }
 
 # --- Alerts ------------------------------------------------------------------
@@ -235,6 +291,20 @@ ALERTS = {
     # An evaluation request older than this is assumed lost and may be re-sent.
     "PENDING_TTL_S": 60,
 }
+
+# --- Consultations: WebRTC video calls --------------------------------------
+# STUN/TURN servers for the browsers' RTCPeerConnection, as the JSON list the
+# browser takes, e.g. [{"urls": "turn:turn.example:3478", "username": "u",
+# "credential": "p"}]. None are needed on a LAN (the default); a TURN
+# credential may come from WEBRTC_ICE_SERVERS_FILE.
+try:
+    WEBRTC_ICE_SERVERS = json.loads(env_str("WEBRTC_ICE_SERVERS", "") or "[]")
+except json.JSONDecodeError:
+    WEBRTC_ICE_SERVERS = None  # reported just below
+if not isinstance(WEBRTC_ICE_SERVERS, list) or not all(
+    isinstance(server, dict) and "urls" in server for server in WEBRTC_ICE_SERVERS
+):
+    raise ValueError('WEBRTC_ICE_SERVERS must be a JSON list of objects with "urls"')
 
 # --- Insights ----------------------------------------------------------------
 INSIGHTS = {

@@ -1,10 +1,12 @@
+from allauth.account import views as account_views
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from alerts import apis as alert_apis
+from consultations.urls import api_urlpatterns as consultation_apis
 from devices import apis as device_apis
+from healthhub import security
 from workers import apis as worker_apis
 
 api_v1 = [
@@ -22,14 +24,32 @@ api_v1 = [
         alert_apis.AlertActionApi.as_view(),
         name="alert-action",
     ),
+    path("consultations/", include(consultation_apis)),
+]
+
+# Sign-in (healthhub/security.py): allauth's pages that are used here, no
+# sign-up, no e-mail or password-reset pages (accounts are made by
+# administrators). The login and logout pages answer to Django's names
+# ("login", "logout") and to allauth's, which its own code reverses.
+accounts = [
+    path("login/", account_views.login, name="login"),
+    path("login/", account_views.login, name="account_login"),
+    path("logout/", account_views.logout, name="logout"),
+    path("logout/", account_views.logout, name="account_logout"),
+    path("inactive/", account_views.account_inactive, name="account_inactive"),
+    path("reauthenticate/", account_views.reauthenticate, name="account_reauthenticate"),
+    path("2fa/", include("allauth.mfa.urls")),  # TOTP enrolment, recovery codes, the code step
 ]
 
 urlpatterns = [
     path("", include("workers.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("consultations/", include("consultations.urls")),
+    path("me/", include("workers.portal_urls")),  # the worker portal
+    path("desk/", include("alerts.urls")),
+    path("accounts/", include(accounts)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("insights/", include("insights.urls")),
+    path("admin/login/", security.admin_login),  # the one login page, with its second factor
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from devices.services import device_provision
 from tests.factories import DepartmentFactory, SiteFactory, WorkerFactory, staff
 from tests.live import asgi_server  # noqa: F401  (a real server in a subprocess, for @pytest.mark.live tests)
+from workers.services import consent_grant, consent_text_ensure
 
 
 @pytest.fixture
@@ -28,18 +29,31 @@ def site_b(db):
 
 
 @pytest.fixture
-def alice(site_a):
-    return WorkerFactory(user__username="alice", department=DepartmentFactory(site=site_a, name="Assembly"))
+def consent_text(db):
+    """The consent text in force: version 1 from the data migration (made
+    again when a transactional test has emptied the tables)."""
+    return consent_text_ensure()
+
+
+def consented(worker):
+    """The cast's workers have agreed to monitoring, which needs consent."""
+    consent_grant(worker=worker, text=consent_text_ensure())  # a transactional test may have emptied the tables
+    return worker
+
+
+@pytest.fixture
+def alice(site_a, consent_text):
+    return consented(WorkerFactory(user__username="alice", department=DepartmentFactory(site=site_a, name="Assembly")))
 
 
 @pytest.fixture
 def bob(alice):
-    return WorkerFactory(user__username="bob", department=alice.department)
+    return consented(WorkerFactory(user__username="bob", department=alice.department))
 
 
 @pytest.fixture
-def charlie(site_b):
-    return WorkerFactory(user__username="charlie", department=DepartmentFactory(site=site_b, name="Molding"))
+def charlie(site_b, consent_text):
+    return consented(WorkerFactory(user__username="charlie", department=DepartmentFactory(site=site_b, name="Molding")))
 
 
 @pytest.fixture

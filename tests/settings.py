@@ -26,3 +26,7 @@ DEVICE_PROTOCOL = {**DEVICE_PROTOCOL, "HELLO_TIMEOUT_S": 0.5}  # noqa: F405
 # Tasks run inline and in order in tests; no beat thread.
 EMBEDDED_TASKS_IN_BACKGROUND = False
 EMBEDDED_BEAT = False
+
+# The cast signs in with force_login and has no authenticator app; the
+# sign-in tests (tests/test_auth.py) switch the second factor on.
+HEALTHHUB_REQUIRE_MFA = False

@@ -79,7 +79,7 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis():
     assert s["options"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 30}
     assert s["conn_max_age"] == 0  # the pool, not persistent connections
     assert s["layer"] == "channels_redis.core.RedisChannelLayer"
-    assert s["layer_hosts"] == ["redis://cache.example:6379/2"]
+    assert s["layer_hosts"] == [{"address": "redis://cache.example:6379/2", "socket_timeout": 15}]
     assert (s["broker"], s["eager"]) == ("redis://cache.example:6379/2", False)
     assert (s["celery_broker"], s["celery_eager"]) == ("redis://cache.example:6379/2", False)
 

@@ -25,6 +25,7 @@ from devices.physiology import DEFAULT_TZ, Episode, Phase, Physiology, Sample, S
 from devices.protocol import METRICS
 from devices.services import device_provision
 from devices.simulator import DevicesFileError, DeviceSpec, SentReading, Simulator, load_device_specs, scenario_for
+from tests.conftest import consented
 from tests.factories import WorkerFactory
 from tests.live import AsgiServer
 
@@ -417,7 +418,7 @@ def stored_readings() -> dict[str, set[SentReading]]:
 def provisioned(count: int) -> list[DeviceSpec]:
     specs = []
     for i in range(count):
-        w = WorkerFactory(birth_year=1970 + i)
+        w = consented(WorkerFactory(birth_year=1970 + i))  # monitoring needs consent
         _, token = device_provision(serial=f"SIM-{i}", worker=w)
         specs.append(DeviceSpec(serial=f"SIM-{i}", token=token, birth_year=w.birth_year))
     return specs

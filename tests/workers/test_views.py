@@ -32,10 +32,10 @@ def test_anonymous_is_sent_to_login(client, db):
 def test_login_and_logout(client, alice):
     response = client.post("/accounts/login/", {"username": "alice", "password": "pw"})
     assert response.status_code == 302 and response["Location"] == "/"
-    assert client.get("/").status_code == 200
+    assert client.get("/")["Location"] == "/me/"  # a worker's home is their portal
     response = client.post("/accounts/logout/")
     assert response.status_code == 302
-    assert client.get("/").status_code == 302
+    assert client.get("/")["Location"].startswith("/accounts/login/")
 
 
 def test_wrong_password_is_refused_with_a_message(client, alice):
@@ -45,18 +45,26 @@ def test_wrong_password_is_refused_with_a_message(client, alice):
     assert client.get("/").status_code == 302
 
 
-def test_clinician_home_lists_only_their_sites_workers(client, alice, bob, charlie, clara):
+def test_clinician_home_redirects_to_the_triage_queue(client, clara):
+    # Which workers and alerts a clinician sees is tested with the desk
+    # (tests/alerts/test_views.py, tests/workers/test_desk_views.py).
     client.force_login(clara)
-    page = client.get("/").content.decode()
-    assert alice.employee_number in page and bob.employee_number in page
-    assert charlie.employee_number not in page
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/desk/"
 
 
-@pytest.mark.parametrize("who", ["hana", "adam"])
-def test_hr_and_site_admin_home_lists_nobody(client, alice, bob, hana, adam, who):
-    client.force_login({"hana": hana, "adam": adam}[who])
+@pytest.mark.parametrize(("who", "home"), [("alice", "/me/"), ("hana", "/insights/")])
+def test_each_role_lands_on_its_own_home(client, alice, hana, who, home):
+    client.force_login({"alice": alice.user, "hana": hana}[who])
+    assert client.get("/")["Location"] == home
+
+
+def test_site_admin_home_lists_nobody(client, alice, bob, adam):
+    client.force_login(adam)
     page = client.get("/").content.decode()
     assert alice.employee_number not in page and bob.employee_number not in page
+    assert "/admin/" in page
 
 
 @pytest.mark.parametrize(("who", "status"), [("alice", 200), ("clara", 200)])
@@ -101,41 +109,17 @@ def test_access_log_cannot_be_changed_or_deleted(alice, clara):
     assert AccessLog.objects.get().what == "readings"
 
 
-@pytest.fixture
-def alice_alert(alice):
-    from django.utils import timezone
+def test_repeated_reads_within_ten_minutes_are_one_access_log_entry(alice, clara):
+    from datetime import timedelta
 
-    from alerts.rules.base import Evaluation, Severity
-    from alerts.services import alert_apply
+    from workers.services import access_log_record
 
-    return alert_apply(
-        worker_id=alice.pk, evaluation=Evaluation.active("sos", Severity.CRITICAL, "SOS pressed"), now=timezone.now()
+    access_log_record(accessor=clara, worker=alice, what="readings")
+    access_log_record(accessor=clara, worker=alice, what="readings")
+    access_log_record(accessor=clara, worker=alice, what="worker page")
+    assert AccessLog.objects.count() == 2
+    AccessLog.objects.filter(what="readings").update(
+        at=AccessLog.objects.get(what="readings").at - timedelta(minutes=11)
     )
-
-
-def test_clinician_home_shows_open_alerts_with_actions(client, alice_alert, clara):
-    client.force_login(clara)
-    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert f'data-id="{alice_alert.pk}"' in page
-    assert 'data-can-act="1"' in page
-    assert "SOS pressed" in page
-
-
-def test_korean_home_translates_the_alert(client, alice_alert, clara):
-    client.force_login(clara)
-    page = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
-    assert "SOS 호출" in page
-
-
-@pytest.mark.parametrize("who", ["bob", "hana", "carl"])
-def test_others_do_not_see_the_alert(client, alice_alert, bob, hana, carl, who):
-    client.force_login({"bob": bob.user, "hana": hana, "carl": carl}[who])
-    page = client.get("/").content.decode()
-    assert f'data-id="{alice_alert.pk}"' not in page
-
-
-def test_worker_sees_own_alert_without_actions(client, alice_alert, alice):
-    client.force_login(alice.user)
-    page = client.get("/").content.decode()
-    assert f'data-id="{alice_alert.pk}"' in page
-    assert 'data-can-act="0"' in page
+    access_log_record(accessor=clara, worker=alice, what="readings")
+    assert AccessLog.objects.filter(what="readings").count() == 2

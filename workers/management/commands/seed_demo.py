@@ -29,7 +29,9 @@ from django.utils import timezone
 from devices.models import Device
 from devices.physiology import shift_on
 from devices.services import device_assign, device_provision, device_token_rotate
+from healthhub.security import authenticator_app_enrol
 from workers.models import Department, Shift, ShiftPattern, Site, StaffProfile, StaffRole, Worker
+from workers.services import consent_grant, consent_text_ensure
 
 SITE_CODE = "gumi-1"
 SITE_NAME = "구미 1공장 (Gumi Plant 1)"
@@ -76,6 +78,14 @@ STAFF_LOGINS = {
     ),
 }
 DEMO_LOGINS = [WORKER_LOGIN, *STAFF_LOGINS.values()]
+# Staff sign in with a second factor: the demo enrols their authenticator apps
+# with these fixed secrets (demo only; `manage.py demo_totp USERNAME` prints
+# the current code).
+DEMO_TOTP_SECRETS = {
+    "clinician": "HGF6DYUC5RF3GXNXZ2ZQPNEQ6S75IRIZ",
+    "hr": "N6TW4GDLUAB75YNBF5B5OUSD7MTQNJA3",
+    "siteadmin": "RBT6PFFE4PP4XWFY4MKANVVHXWHZHUZF",
+}
 
 
 def default_devices_file() -> Path:
@@ -93,6 +103,13 @@ def format_logins(base_url: str = "http://127.0.0.1:8000/") -> str:
         lines.append(
             ("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]).rstrip()
         )
+    lines.append("")
+    lines.append("Second factor (demo only): clinician, HR and site admin sign in with a code from an authenticator")
+    lines.append("app. Their apps are enrolled with fixed demo secrets; at the code step, enter the current code from")
+    lines.append("  .venv/bin/python manage.py demo_totp USERNAME")
+    lines.append("or add the secret to an authenticator app on your phone:")
+    width = max(len(username) for username in DEMO_TOTP_SECRETS)
+    lines.extend(f"  {username.ljust(width)}  {secret}" for username, secret in DEMO_TOTP_SECRETS.items())
     return "\n".join(lines).rstrip()
 
 
@@ -208,6 +225,9 @@ class Command(BaseCommand):
                 "acclimatized": heat_exposed,
             },
         )
+        # Monitoring needs consent: the demo's workers have agreed (to the
+        # current text; running again records nothing new).
+        consent_grant(worker=worker, text=consent_text_ensure())
         serial = f"HB-GM-{index:04d}"
         device = Device.objects.filter(serial=serial).first()
         if device is None:
@@ -249,6 +269,7 @@ class Command(BaseCommand):
 
     def _staff(self, role: StaffRole, login: DemoLogin, site: Site) -> None:
         user = self._user(login.username, login.surname, login.given, login.password)
+        authenticator_app_enrol(user=user, secret=DEMO_TOTP_SECRETS[login.username])
         profile, _ = StaffProfile.objects.update_or_create(user=user, defaults={"role": role})
         profile.sites.add(site)
         if role == StaffRole.SITE_ADMIN:
