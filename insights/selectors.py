@@ -181,6 +181,23 @@ def weekly_tables(site: Site, grouping: str = "department", weeks: int = 8, toda
         if any(flags):
             symptom_records.append((row, wk, worker_id, 1.0))
 
+    # Consultations requested in the week, per group; and closed ones by outcome, site-wide.
+    from consultations.models import Consultation, Outcome
+
+    consultations = (
+        Consultation.objects.filter(worker__site=site, requested_at__gte=period.start, requested_at__lt=period.end)
+        .annotate(week=week_of("requested_at", tzinfo=tz))
+        .values_list("worker_id", "week", "outcome")
+    )
+    consultation_records, outcome_records = [], []
+    for worker_id, week, outcome in consultations:
+        wk = week_key(week)
+        consultation_records.append((member.get(worker_id), wk, worker_id, 1.0))
+        if outcome:
+            outcome_records.append((outcome, wk, worker_id, 1.0))
+    outcome_rows = [value for value in Outcome.values if any(r[0] == value for r in outcome_records)]
+    outcome_labels = {value: str(label) for value, label in Outcome.choices}
+
     def per_cell(per: dict[tuple, float]) -> Callable[[Hashable | None, date], float]:
         def denominator(row: Hashable | None, week: date) -> float:
             if row is None:
@@ -220,6 +237,17 @@ def weekly_tables(site: Site, grouping: str = "department", weeks: int = 8, toda
             ),
             make("heat_minutes", _("Heat-strain minutes"), _("minutes"), heat_records),
             make("checkins", _("Check-ins per 100 worker-shifts"), _("per 100 shifts"), checkin_records, site_shifts),
+            make("consultations", _("Consultations requested"), _("consultations"), consultation_records),
+            make(
+                "outcomes",
+                _("Consultation outcomes"),
+                _("consultations"),
+                outcome_records,
+                None,
+                outcome_rows,
+                outcome_labels,
+                small=False,
+            ),
             make(
                 "symptomatic",
                 _("Check-ins with symptoms, per 100 check-ins"),

@@ -1,7 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from healthhub.roles import sites_for_role
-from workers.models import Department, Site, StaffProfile, StaffRole, Worker
+from workers.models import AccessLog, Consent, ConsentText, Department, Site, StaffProfile, StaffRole, Worker
 
 
 def admin_sites(request):
@@ -103,3 +104,83 @@ class StaffProfileAdmin(SiteScopedAdmin):
         if obj is not None and obj.role == StaffRole.CLINICIAN and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+
+class ReadOnlyAdmin(SiteScopedAdmin):
+    """A record the application only ever appends to: listed, filtered and
+    exported here, never added, changed or deleted."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    """Who read whose health data: for the site's administrators to answer
+    for it (and to export it), never to read the data itself."""
+
+    site_path = "worker__site"
+    list_display = ["at", "accessor", "worker", "what", "reason"]
+    list_filter = ["what"]
+    search_fields = ["worker__employee_number", "accessor__username"]
+    date_hierarchy = "at"
+    actions = ["export_csv"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or admin_sites(request).exists()
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.action(description=_("Export the selected entries as CSV"), permissions=["view"])
+    def export_csv(self, request, queryset):
+        import csv
+
+        from django.http import HttpResponse
+
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="access-log.csv"'
+        response.write("\ufeff")
+        writer = csv.writer(response)
+        writer.writerow(["at", "accessor", "employee_number", "what", "reason"])
+        for entry in queryset.select_related("accessor", "worker").order_by("at"):
+            writer.writerow(
+                [
+                    entry.at.isoformat(),
+                    entry.accessor.get_username(),
+                    entry.worker.employee_number,
+                    entry.what,
+                    entry.reason,
+                ]
+            )
+        return response
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    site_path = "worker__site"
+    list_display = ["at", "worker", "decision", "text", "recorded_by"]
+    list_filter = ["decision", "text"]
+    search_fields = ["worker__employee_number"]
+
+
+@admin.register(ConsentText)
+class ConsentTextAdmin(admin.ModelAdmin):
+    """Publishing a new version is adding one; a published text is never changed."""
+
+    list_display = ["version", "published_at"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser

@@ -46,6 +46,14 @@ METRIC_LABELS = {
     "sos": _("SOS"),
 }
 
+# The protocol's units (devices.protocol.METRICS), as people read them.
+UNIT_LABELS = {
+    "beats/min": _("beats/min"),
+    "breaths/min": _("breaths/min"),
+    "count": _("steps"),
+    "event": _("event"),
+}
+
 
 def clinician_site(user: AbstractBaseUser, site_id: int) -> Site:
     """The site, if ``user`` is one of its clinicians; Http404 otherwise."""

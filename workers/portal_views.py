@@ -77,6 +77,11 @@ ACCESS_WHAT = {
     "alert": _("an alert of yours"),
     "check-ins": _("your check-ins"),
     "snooze": _("your alert settings"),
+    "consultation": _("a consultation of yours"),
+    "consultations": _("your consultations"),
+    "consultation chat": _("a consultation chat of yours"),
+    "consultation notes": _("the clinician's notes on your consultation"),
+    "cluster signal": _("an outbreak check that counted you"),
 }
 
 # Files the service worker keeps for starting offline: the look of the

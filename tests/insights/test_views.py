@@ -137,3 +137,35 @@ def test_clinician_sees_the_workers_behind_a_signal_and_hr_does_not(client, outb
     for worker in plant["crew"][:5]:
         assert worker.employee_number in page
     assert plant["crew"][5].employee_number not in page
+
+
+def test_consultations_and_outcomes_are_counted_and_suppressed(plant, site_a, clara):
+    from consultations.models import Consultation
+
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=SEOUL)
+    for worker in plant["crew"][:6]:
+        Consultation.objects.create(
+            worker=worker,
+            clinician=clara,
+            reason="r",
+            requested_at=start,
+            status="closed",
+            outcome="fit_for_work",
+            closed_at=start,
+        )
+    Consultation.objects.create(
+        worker=plant["crew"][6],
+        clinician=clara,
+        reason="r",
+        requested_at=start,
+        status="closed",
+        outcome="go_home",
+        closed_at=start,
+    )
+    data = weekly_tables(site_a, "department", weeks=2, today=TODAY)
+    assert cell(data, "consultations", plant["assembly"].pk) == "7"
+    outcomes = next(t for t in data["tables"] if t.key == "outcomes")
+    assert outcomes.shown("go_home", MONDAY) == "—"  # one worker
+    # the week's total (7) is shown, so "fit for work" (6) is hidden too: 7 - 6 would give 1 back
+    assert outcomes.shown(None, MONDAY) == "7"
+    assert outcomes.shown("fit_for_work", MONDAY) == "—"

@@ -154,3 +154,24 @@ def test_site_admin_cannot_grant_or_edit_the_clinician_role(client, adam, clara,
     assert client.post(change_url, {"user": other.pk, "role": "clinician", "sites": [site_a.pk]}).status_code == 403
     clara.staff_profile.refresh_from_db()
     assert clara.staff_profile.user == clara
+
+
+def test_site_admin_exports_the_access_log_of_their_sites_only(client, adam, alice, charlie, clara, carl):
+    from workers.models import AccessLog
+    from workers.services import access_log_record
+
+    access_log_record(accessor=clara, worker=alice, what="readings", reason="heat alert")
+    access_log_record(accessor=carl, worker=charlie, what="readings")
+    client.force_login(adam)
+    listing = client.get("/admin/workers/accesslog/").content.decode()
+    assert alice.employee_number in listing and charlie.employee_number not in listing
+    ids = list(AccessLog.objects.values_list("pk", flat=True))
+    response = client.post(
+        "/admin/workers/accesslog/", {"action": "export_csv", "_selected_action": [str(pk) for pk in ids]}
+    )
+    rows = response.content.decode("utf-8-sig").strip().splitlines()
+    assert rows[0] == "at,accessor,employee_number,what,reason"
+    assert len(rows) == 2 and rows[1].endswith(f",clara,{alice.employee_number},readings,heat alert")
+    entry = AccessLog.objects.get(worker=alice)
+    assert client.post(f"/admin/workers/accesslog/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AccessLog.objects.filter(pk=entry.pk).exists()
