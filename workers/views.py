@@ -49,7 +49,12 @@ def worker_detail(request: HttpRequest, worker_id: int) -> HttpResponse:
     checkins = desk.checkins_between(worker, start.astimezone(tz).date(), now.astimezone(tz).date())
     consultations = desk.consultations_of(worker)
     metrics = [
-        {"name": name, "label": str(desk.METRIC_LABELS.get(name, name)), "unit": str(desk.UNIT_LABELS.get(m.unit, m.unit)), "event": m.event}
+        {
+            "name": name,
+            "label": str(desk.METRIC_LABELS.get(name, name)),
+            "unit": str(desk.UNIT_LABELS.get(m.unit, m.unit)),
+            "event": m.event,
+        }
         for name, m in METRICS.items()
     ]
     chart_data = {
