@@ -45,6 +45,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.alerts
 
 clean:
 	rm -rf $(VENV) var

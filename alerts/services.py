@@ -358,19 +358,30 @@ def baseline_refresh(*, worker_id: int, now: datetime | None = None) -> Baseline
     return baseline
 
 
-def evaluation_request(*, worker_id: int) -> bool:
+def evaluation_request(*, worker_id: int, urgent: bool = False) -> bool:
     """Ask for the worker's alerts to be re-evaluated soon, without waiting.
 
-    Coalesced: while an evaluation is pending for the worker, further
-    requests add nothing (an atomic cache add, shared by all processes when
-    the cache is Redis), so a stream of batches costs one task at a time,
-    not one per batch. The flag expires, so a lost task is not lost forever.
+    Routine requests are coalesced and rate-limited per worker: the first
+    enqueues a task and sets a flag (an atomic cache add, shared by all
+    processes when the cache is Redis) that lasts EVALUATE_EVERY_S, during
+    which further requests add nothing. A worker streaming a batch every 2 s
+    so costs one evaluation every 30 s, which the sustained-condition rules
+    (minutes long) do not notice, and the queue stays within what the
+    workers can do. Urgent requests (a batch with an SOS or a fall) go to
+    the "urgent" queue, which every worker also consumes, so that they never
+    wait behind routine evaluations; they are coalesced for a moment only.
     Returns whether a task was enqueued.
     """
-    from alerts.tasks import evaluate_worker, pending_key
+    from alerts.tasks import evaluate_worker, evaluate_worker_urgent, pending_key
     from healthhub.dispatch import enqueue
 
-    if not cache.add(pending_key(worker_id), 1, timeout=settings.ALERTS["PENDING_TTL_S"]):
+    conf = settings.ALERTS
+    if urgent:
+        if not cache.add(pending_key(worker_id, urgent=True), 1, timeout=conf["URGENT_COALESCE_S"]):
+            return False
+        enqueue(evaluate_worker_urgent, worker_id)
+        return True
+    if not cache.add(pending_key(worker_id), 1, timeout=conf["EVALUATE_EVERY_S"]):
         return False
     enqueue(evaluate_worker, worker_id)
     return True

@@ -4,20 +4,25 @@ All take primary keys, are idempotent and safe to retry (acks_late)."""
 from __future__ import annotations
 
 from celery import shared_task
-from django.core.cache import cache
 
 from alerts import services
 
 
-def pending_key(worker_id: int) -> str:
-    return f"alerts:evaluate-pending:{worker_id}"
+def pending_key(worker_id: int, urgent: bool = False) -> str:
+    return f"alerts:evaluate-{'urgent' if urgent else 'pending'}:{worker_id}"
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def evaluate_worker(worker_id: int) -> int:
-    # Clear the flag first: readings stored while this runs enqueue another
-    # evaluation, so none is missed; readings stored before it are seen.
-    cache.delete(pending_key(worker_id))
+    # The pending flag is left to expire (alerts.services.evaluation_request):
+    # it limits routine evaluations to one per worker per EVALUATE_EVERY_S.
+    return len(services.worker_evaluate(worker_id=worker_id))
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def evaluate_worker_urgent(worker_id: int) -> int:
+    """The same evaluation, on the "urgent" queue (CELERY_TASK_ROUTES): for
+    batches with an SOS or a fall, which must not wait behind routine work."""
     return len(services.worker_evaluate(worker_id=worker_id))
 
 

@@ -27,13 +27,13 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from devices import protocol
 from devices.protocol import FrameError, Limits
 from devices.selectors import device_by_token
-from devices.services import IncomingBatch, batches_receive
+from devices.services import IncomingBatch, batches_receive, evaluations_request
 from healthhub.live import device_group
 from workers.selectors import worker_has_consent
 
@@ -70,7 +70,26 @@ WRITERS = 4
 LAYER_CALLS_MAX = 50
 
 _writer_threads = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="ingest")
-_receive_many = database_sync_to_async(batches_receive, thread_sensitive=False, executor=_writer_threads)
+_evaluation_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-evaluations")
+
+
+def _in_thread(service: Any, executor: ThreadPoolExecutor) -> Any:
+    """``service`` run by one of ``executor``'s threads, its database
+    connection given back to the pool (or closed) after each call: the
+    threads outlive the calls."""
+
+    def call(**kwargs: Any) -> Any:
+        try:
+            return service(**kwargs)
+        finally:
+            close_old_connections()
+
+    return database_sync_to_async(call, thread_sensitive=False, executor=executor)
+
+
+_receive_many = _in_thread(batches_receive, _writer_threads)
+_request_evaluations_inline = _in_thread(evaluations_request, _writer_threads)
+_request_evaluations = _in_thread(evaluations_request, _evaluation_thread)
 
 
 class _BatchWriter:
@@ -82,6 +101,15 @@ class _BatchWriter:
     batch that arrives meanwhile, for the next writer to be free, and they
     are committed together. Each batch's future gets what ``batches_receive``
     says of it, after the commit.
+
+    The alert evaluations that new readings call for are requested once
+    their acks are out, by one task per process that takes every worker
+    waiting for a request at once (a worker in several groups meanwhile is
+    requested once). With a broker a request is a cache round trip and
+    sometimes an enqueue, which need not delay an ack: the readings are
+    committed either way. With Celery eager (the embedded default and the
+    tests) a request runs the evaluation itself, so it comes before the acks
+    and in the writer, as batch_receive does.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -89,6 +117,9 @@ class _BatchWriter:
         self.waiting: list[tuple[IncomingBatch, asyncio.Future]] = []
         self.writers = 0
         self.tasks: set[asyncio.Task] = set()
+        self.to_evaluate: set[int] = set()
+        self.urgent: set[int] = set()  # of to_evaluate, those with an SOS or a fall
+        self.evaluating = False
         self.layer_calls = asyncio.Semaphore(LAYER_CALLS_MAX)
 
     async def receive(self, batch: IncomingBatch) -> tuple[dict, bool]:
@@ -122,8 +153,15 @@ class _BatchWriter:
         try:
             while self.waiting:
                 group = self._next_group()
+                evaluate: set[int] = set()
+                urgent: set[int] = set()
                 try:
-                    results = await _receive_many(batches=[b for b, _ in group], limits=Limits.from_settings())
+                    received = await _receive_many(batches=[b for b, _ in group], limits=Limits.from_settings())
+                    results: list = received.results
+                    evaluate, urgent = received.workers_to_evaluate, received.urgent_workers
+                    if evaluate and settings.CELERY_TASK_ALWAYS_EAGER:
+                        await _request_evaluations_inline(worker_ids=evaluate, urgent_ids=urgent)
+                        evaluate = set()
                 except asyncio.CancelledError:
                     for _, future in group:
                         future.cancel()
@@ -137,8 +175,26 @@ class _BatchWriter:
                         future.set_exception(result)
                     else:
                         future.set_result(result)
+                if evaluate:
+                    self._evaluate(evaluate, urgent)
         finally:
             self.writers -= 1
+
+    def _evaluate(self, worker_ids: set[int], urgent: set[int]) -> None:
+        self.to_evaluate |= worker_ids
+        self.urgent |= urgent
+        if not self.evaluating:
+            self.evaluating = True
+            self._spawn(self._request_evaluations())
+
+    async def _request_evaluations(self) -> None:
+        try:
+            while self.to_evaluate:
+                worker_ids, self.to_evaluate = self.to_evaluate, set()
+                urgent, self.urgent = self.urgent, set()
+                await _request_evaluations(worker_ids=worker_ids, urgent_ids=urgent)
+        finally:
+            self.evaluating = False
 
 
 _writer: _BatchWriter | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -37,10 +37,10 @@ def device_provision(*, serial: str, model: str = "", worker: Worker | None = No
         raise ProvisioningError("a serial number is required")
     # Checked here, not left to the database: SQLite would store a longer
     # value and PostgreSQL would fail with a DataError.
-    for field, value in (("serial", serial), ("model", model)):
-        max_length = Device._meta.get_field(field).max_length
+    for name, value in (("serial", serial), ("model", model)):
+        max_length = Device._meta.get_field(name).max_length
         if len(value) > max_length:
-            raise ProvisioningError(f"the {field} has at most {max_length} characters")
+            raise ProvisioningError(f"the {name} has at most {max_length} characters")
     duplicate = ProvisioningError(f"a device with serial {serial!r} already exists")
     if Device.objects.filter(serial=serial).exists():
         raise duplicate
@@ -254,7 +254,7 @@ def batch_receive(
     ack = ack_message(batch.seq, result.accepted, result.duplicates, batch.rejected)
     if result.accepted:
         # After the commit above; coalesced, and never waits for the evaluation.
-        evaluation_request(worker_id=worker_id)
+        evaluation_request(worker_id=worker_id, urgent=has_event(batch.valid))
     return ack, result.device_active
 
 
@@ -268,19 +268,27 @@ class IncomingBatch:
     touch: bool = True
 
 
-def batches_receive(
-    *, batches: list[IncomingBatch], limits: Limits
-) -> list[tuple[dict, bool] | FrameError | DatabaseError]:
-    """``batch_receive`` for several batches at once, in one transaction.
+@dataclass(frozen=True)
+class BatchesReceived:
+    # For each batch, in order: its (ack, device still active), or the
+    # FrameError it raised (nothing of it stored), or the DatabaseError that
+    # kept it from being stored.
+    results: list[tuple[dict, bool] | FrameError | DatabaseError]
+    # Workers with new readings, whose alerts need evaluating.
+    workers_to_evaluate: set[int]
+    # Those of them whose batches carried an SOS or a fall.
+    urgent_workers: set[int] = field(default_factory=set)
 
-    For each batch, in order: its ``(ack, device still active)``, or the
-    FrameError it raised (nothing of it stored), or the DatabaseError that
-    kept it from being stored. The valid batches are committed together
-    (``readings_store_many``); should that fail, each is retried on its own,
-    so that one batch the database refuses does not sink the others. Then,
-    as ``batch_receive`` does, an evaluation is requested for each worker
-    with new readings (once per worker, however many of its batches). When
-    this returns, every ack in the results is committed.
+
+def batches_receive(*, batches: list[IncomingBatch], limits: Limits) -> BatchesReceived:
+    """``batch_receive`` for several batches at once, in one transaction,
+    except for the evaluation requests, which are left to the caller
+    (``evaluations_request``), so that it may send the acks first.
+
+    The valid batches are committed together (``readings_store_many``);
+    should that fail, each is retried on its own, so that one batch the
+    database refuses does not sink the others. When this returns, every ack
+    in the results is committed.
     """
     now = timezone.now()
     results: list = [None] * len(batches)
@@ -307,6 +315,7 @@ def batches_receive(
                 except DatabaseError as one_exc:
                     stored.append(one_exc)
     evaluate: set[int] = set()
+    urgent: set[int] = set()
     for (index, incoming, batch), result in zip(parsed, stored, strict=True):
         if isinstance(result, DatabaseError):
             results[index] = result
@@ -315,12 +324,29 @@ def batches_receive(
         results[index] = (ack, result.device_active)
         if result.accepted:
             evaluate.add(incoming.worker_id)
-    for worker_id in sorted(evaluate):
-        # After the commit above; coalesced, and never waits for the evaluation.
+            if has_event(batch.valid):
+                urgent.add(incoming.worker_id)
+    return BatchesReceived(results=results, workers_to_evaluate=evaluate, urgent_workers=urgent)
+
+
+def has_event(readings: list[ValidReading]) -> bool:
+    """Whether a batch carries an SOS or a fall, which are judged at once."""
+    return any(r.metric in URGENT_METRICS for r in readings)
+
+
+URGENT_METRICS = frozenset({"sos", "fall"})
+
+
+def evaluations_request(*, worker_ids: set[int], urgent_ids: set[int] | frozenset[int] = frozenset()) -> None:
+    """Ask for these workers' alerts to be re-evaluated; call it once their
+    new readings are committed. Coalesced per worker by the alerts app.
+
+    A failure is logged, not raised: the readings are stored and
+    acknowledged, and a device must not re-send them because the alert
+    queue was unreachable.
+    """
+    for worker_id in sorted(worker_ids):
         try:
-            evaluation_request(worker_id=worker_id)
+            evaluation_request(worker_id=worker_id, urgent=worker_id in urgent_ids)
         except Exception:
-            # The readings are committed and their acks go out: a device must
-            # not re-send them because the alert queue was unreachable.
             log.exception("requesting an evaluation for worker %s failed", worker_id)
-    return results

@@ -150,6 +150,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# Every worker consumes both queues (celery -A healthhub worker -Q urgent,celery),
+# and takes from them in that order ("priority"): an SOS or a fall is judged
+# before any routine evaluation waiting in the queue.
+CELERY_TASK_ROUTES = {"alerts.tasks.evaluate_worker_urgent": {"queue": "urgent"}}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -288,8 +293,10 @@ ALERTS = {
     "AUTO_RESOLVE_AFTER_S": env_int("ALERT_AUTO_RESOLVE_AFTER_S", 600),
     # A critical alert nobody acknowledged within this time is escalated.
     "ESCALATE_AFTER_S": env_int("ALERT_ESCALATE_AFTER_S", 120),
-    # An evaluation request older than this is assumed lost and may be re-sent.
-    "PENDING_TTL_S": 60,
+    # Routine re-evaluation of a worker at most this often (seconds); an SOS
+    # or a fall is evaluated at once on the "urgent" queue.
+    "EVALUATE_EVERY_S": env_int("ALERT_EVALUATE_EVERY_S", 30),
+    "URGENT_COALESCE_S": 2,
 }
 
 # --- Consultations: WebRTC video calls --------------------------------------

@@ -105,3 +105,14 @@ def celery_worker_mode(settings):
         yield True
     finally:
         app.conf.task_always_eager = True
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets a channel layer of its own: channels-redis keeps locks
+    bound to the event loop that first used them, and every async test runs
+    its own loop; the in-memory layer would otherwise carry groups over."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()

@@ -30,3 +30,7 @@ EMBEDDED_BEAT = False
 # The cast signs in with force_login and has no authenticator app; the
 # sign-in tests (tests/test_auth.py) switch the second factor on.
 HEALTHHUB_REQUIRE_MFA = False
+
+# Every batch is evaluated (no per-worker rate limit) so that tests see
+# verdicts at once; tests of the rate limit turn it on.
+ALERTS = {**ALERTS, "EVALUATE_EVERY_S": 0, "URGENT_COALESCE_S": 0}  # noqa: F405

@@ -33,25 +33,37 @@ def low_spo2(now, minutes=6):
     return [("spo2", 87, now - timedelta(seconds=30 * i)) for i in range(minutes * 2)]
 
 
-def test_evaluation_requests_are_coalesced(alice, monkeypatch):
+def test_evaluation_requests_are_rate_limited_per_worker_and_urgent_ones_jump_the_queue(alice, monkeypatch, settings):
+    settings.ALERTS = {**settings.ALERTS, "EVALUATE_EVERY_S": 30, "URGENT_COALESCE_S": 2}
     calls = []
-    monkeypatch.setattr("healthhub.dispatch.enqueue", lambda task, *args: calls.append(args))
-    cache.delete(tasks.pending_key(alice.pk))
+    monkeypatch.setattr("healthhub.dispatch.enqueue", lambda task, *args: calls.append((task.name, args)))
+    for urgent in (False, True):
+        cache.delete(tasks.pending_key(alice.pk, urgent=urgent))
     assert services.evaluation_request(worker_id=alice.pk) is True
     assert services.evaluation_request(worker_id=alice.pk) is False
-    assert services.evaluation_request(worker_id=alice.pk) is False
-    assert calls == [(alice.pk,)]
-    # the task clears the flag first, so readings arriving during it ask again
+    assert services.evaluation_request(worker_id=alice.pk, urgent=True) is True
+    assert services.evaluation_request(worker_id=alice.pk, urgent=True) is False
+    assert calls == [
+        ("alerts.tasks.evaluate_worker", (alice.pk,)),
+        ("alerts.tasks.evaluate_worker_urgent", (alice.pk,)),
+    ]
+    # the flag expires: the next batch after it asks again
     cache.delete(tasks.pending_key(alice.pk))
     assert services.evaluation_request(worker_id=alice.pk) is True
+
+
+def test_urgent_evaluations_go_to_the_urgent_queue(settings):
+    from healthhub.celery import app
+
+    route = app.amqp.router.route({}, "alerts.tasks.evaluate_worker_urgent")
+    assert route["queue"].name == "urgent"
+    assert app.amqp.router.route({}, "alerts.tasks.evaluate_worker")["queue"].name == "celery"
 
 
 def test_evaluate_worker_task_raises_the_alert_from_stored_readings(alice_device):
     device, _ = alice_device
     store(device, low_spo2(timezone.now()))
-    cache.add(tasks.pending_key(device.worker_id), 1)
     assert tasks.evaluate_worker(device.worker_id) >= 1
-    assert cache.get(tasks.pending_key(device.worker_id)) is None
     assert list(Alert.objects.values_list("kind", "severity")) == [("hypoxemia", "urgent")]
     tasks.evaluate_worker(device.worker_id)  # again: idempotent
     assert Alert.objects.count() == 1
