@@ -38,10 +38,8 @@ from healthhub.live import (
     site_consultations_group,
     worker_consultations_group,
 )
-from healthhub.roles import sites_for_role, worker_of
-from workers.models import StaffRole
+from healthhub.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
 
-CLOSE_FORBIDDEN = 4403
 MAX_FRAME = 64 * 1024  # a session description is a few kilobytes
 TYPING_INTERVAL_S = 1.0
 SIGNALS = {"offer": "sdp", "answer": "sdp", "ice": "candidate", "hangup": None}
@@ -245,43 +243,11 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=_dumps(frame))
 
 
-@database_sync_to_async
-def _list_groups_for(user) -> list[str]:
-    """The clinicians' lists of their sites, a worker's own list; nothing for
-    anyone else (the consultations rule, by site and by worker)."""
-    groups = [
-        site_consultations_group(pk) for pk in sites_for_role(user, StaffRole.CLINICIAN).values_list("pk", flat=True)
-    ]
-    worker = worker_of(user)
-    if worker is not None:
-        groups.append(worker_consultations_group(worker.pk))
-    return groups
+class ConsultationListConsumer(RoleStreamConsumer):
+    """The clinicians' lists of their sites, a worker's own list."""
 
-
-class ConsultationListConsumer(AsyncWebsocketConsumer):
-    groups_joined: list[str]
-
-    async def connect(self) -> None:
-        self.groups_joined = []
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        groups = await _list_groups_for(user)
-        if not groups:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined = groups
-        await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        return  # one-way: actions go through the pages and the API
+    site_group = staticmethod(site_consultations_group)
+    worker_group = staticmethod(worker_consultations_group)
 
     async def consultation_changed(self, event: dict[str, Any]) -> None:
         await self.send(
