@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import Proc, Supervisor, raise_nofile_limit
+from bench.run import start_celery
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -593,25 +594,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             ],
             env,
         )
-        celery = sup.start(
-            "celery",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "healthhub",
-                "worker",
-                "-Q",
-                "urgent,celery",
-                "--loglevel",
-                "WARNING",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            env,
-        )
+        celery = start_celery(sup, env, nice=0)  # the same worker as the ingestion bench's
         wait_port(args.port, server, 60)
         result = asyncio.run(asyncio.wait_for(measure(args, data, sup, env, data_path), args.time_limit))
         if not celery.alive():
