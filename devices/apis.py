@@ -21,7 +21,7 @@ from devices.models import Device
 from devices.protocol import FrameError, Limits
 from devices.selectors import device_by_token, readings_for_worker
 from devices.services import ProvisioningError, batch_receive, device_provision, device_revoke
-from healthhub.roles import sites_for_role
+from healthhub.roles import administered_sites, sites_for_role
 from workers.models import StaffRole, Worker
 from workers.selectors import worker_has_consent, worker_health_for
 
@@ -122,12 +122,6 @@ class IsSiteAdmin(BasePermission):
         return request.user.is_superuser or sites_for_role(request.user, StaffRole.SITE_ADMIN).exists()
 
 
-def _admin_sites(user):
-    from workers.models import Site
-
-    return Site.objects.all() if user.is_superuser else sites_for_role(user, StaffRole.SITE_ADMIN)
-
-
 class DeviceProvisionInput(serializers.Serializer):
     serial = serializers.CharField(max_length=64)
     model = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -161,7 +155,7 @@ class DeviceProvisionApi(APIView):
         worker = None
         if data.validated_data["employee_number"]:
             worker = Worker.objects.filter(
-                employee_number=data.validated_data["employee_number"], site__in=_admin_sites(request.user)
+                employee_number=data.validated_data["employee_number"], site__in=administered_sites(request.user)
             ).first()
             if worker is None:
                 return Response({"employee_number": ["no such worker on your sites"]}, status=400)
@@ -187,7 +181,7 @@ class DeviceRevokeApi(APIView):
     def post(self, request: Request, serial: str) -> Response:
         devices = Device.objects.select_for_update(of=("self",))
         if not request.user.is_superuser:
-            devices = devices.filter(worker__site__in=_admin_sites(request.user))
+            devices = devices.filter(worker__site__in=administered_sites(request.user))
         with transaction.atomic():
             device = get_object_or_404(devices, serial=serial)
             device_revoke(device=device)

@@ -42,3 +42,11 @@ def sites_for_role(user: AbstractBaseUser | AnonymousUser, role: StaffRole) -> Q
     if profile is None or profile.role != role:
         return Site.objects.none()
     return profile.sites.all()
+
+
+def administered_sites(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Site]:
+    """The sites ``user`` administers: every site for a superuser, their own
+    for a site administrator, none for anyone else."""
+    if user.is_authenticated and user.is_superuser:
+        return Site.objects.all()
+    return sites_for_role(user, StaffRole.SITE_ADMIN)

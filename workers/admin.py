@@ -1,16 +1,14 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from healthhub.roles import sites_for_role
+from healthhub.roles import administered_sites
 from workers.models import AccessLog, Consent, ConsentText, Department, Site, StaffProfile, StaffRole, Worker
 
 
 def admin_sites(request):
     """The sites a Django-admin user manages: all for superusers, their own
     for site administrators."""
-    if request.user.is_superuser:
-        return Site.objects.all()
-    return sites_for_role(request.user, StaffRole.SITE_ADMIN)
+    return administered_sites(request.user)
 
 
 def _scoped_choices(model, request):
