@@ -5,7 +5,7 @@ themself (read only) and the clinicians of the worker's site."""
 from __future__ import annotations
 
 from django.utils.translation import gettext
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from alerts import services
 from alerts.models import Alert, AlertKind, AlertStatus, Severity
 from alerts.selectors import alerts_visible_to
+from healthhub.params import IdField, query_params
 from healthhub.roles import has_staff_role
 from workers.models import StaffRole
 from workers.names import person_name
@@ -68,42 +69,36 @@ def _visible(request: Request):
     return alerts_visible_to(request.user).select_related("worker__user", "worker__department")
 
 
+UNRESOLVED = "unresolved"
+
+
+class AlertListQuery(serializers.Serializer):
+    status = serializers.ChoiceField([*AlertStatus.values, UNRESOLVED], default=UNRESOLVED)
+    kind = serializers.ChoiceField(AlertKind.values, required=False)
+    severity = serializers.ChoiceField(Severity.values, required=False)
+    site = IdField(required=False)
+    department = IdField(required=False)
+    worker = IdField(required=False)
+
+
 class AlertListApi(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=[*AlertStatus.values, "unresolved"]),
-            OpenApiParameter("kind", str, enum=AlertKind.values),
-            OpenApiParameter("severity", str, enum=Severity.values),
-            OpenApiParameter("site", int),
-            OpenApiParameter("department", int),
-            OpenApiParameter("worker", int),
-        ],
-        responses=AlertOutput(many=True),
-    )
+    @extend_schema(parameters=[AlertListQuery], responses=AlertOutput(many=True))
     def get(self, request: Request) -> Response:
+        query = query_params(AlertListQuery, request)
         qs = _visible(request)
-        params = request.query_params
-        wanted = params.get("status", "unresolved")
-        if wanted == "unresolved":
+        if query["status"] == UNRESOLVED:
             qs = qs.exclude(status=AlertStatus.RESOLVED)
-        elif wanted in AlertStatus.values:
-            qs = qs.filter(status=wanted)
         else:
-            raise ValidationError({"status": f"one of {[*AlertStatus.values, 'unresolved']}"})
-        for name, field, choices in (("kind", "kind", AlertKind.values), ("severity", "severity", Severity.values)):
-            if params.get(name):
-                if params[name] not in choices:
-                    raise ValidationError({name: f"one of {choices}"})
-                qs = qs.filter(**{field: params[name]})
+            qs = qs.filter(status=query["status"])
         for name, field in (
+            ("kind", "kind"),
+            ("severity", "severity"),
             ("site", "worker__site_id"),
             ("department", "worker__department_id"),
             ("worker", "worker_id"),
         ):
-            if params.get(name):
-                if not params[name].isdigit():
-                    raise ValidationError({name: "an id"})
-                qs = qs.filter(**{field: int(params[name])})
+            if name in query:
+                qs = qs.filter(**{field: query[name]})
         alerts = list(qs.order_by("-severity_rank", "opened_at")[:PAGE_SIZE])
         for worker in {a.worker for a in alerts}:
             access_log_record(accessor=request.user, worker=worker, what="alerts")
