@@ -29,6 +29,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DataError
 from django.http import Http404
 
+from accounts.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
 from consultations import services
 from consultations.models import Consultation, ConsultationStatus
 from consultations.payloads import message_payload
@@ -41,7 +42,6 @@ from healthhub.live import (
     site_consultations_group,
     worker_consultations_group,
 )
-from healthhub.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 
-from healthhub.roles import has_staff_role
 from insights.forms import DEFAULT_WEEKS, InsightsQueryForm
 from insights.models import ClusterSignal
 from insights.selectors import GROUPINGS, insight_sites, weekly_tables, workers_behind_signal
 from workers.models import StaffRole
+from workers.roles import has_staff_role
 
 
 def _bad_query(form: InsightsQueryForm) -> HttpResponse:
