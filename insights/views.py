@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 
+from healthhub.spreadsheets import csv_writer
 from insights.forms import DEFAULT_WEEKS, InsightsQueryForm
 from insights.models import ClusterSignal
 from insights.selectors import GROUPINGS, insight_sites, weekly_tables, workers_behind_signal
@@ -68,7 +67,7 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{site.code}-{metric.key}.csv"'
     response.write("\ufeff")  # so that spreadsheet programs read the Korean labels as UTF-8
-    writer = csv.writer(response)
+    writer = csv_writer(response)  # department names are typed by administrators
     writer.writerow([str(GROUPINGS[grouping][1]), *[w.isoformat() for w in metric.columns]])
     for row in metric.rows:
         writer.writerow([metric.row_labels.get(row, row), *[metric.shown(row, w) for w in metric.columns]])
