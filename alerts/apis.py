@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from alerts import services
 from alerts.models import Alert, AlertKind, AlertStatus, Severity
-from alerts.selectors import alerts_visible_to
+from alerts.selectors import alert_events_for, alerts_visible_to
 from healthhub.params import IdField, query_params
 from workers.models import StaffRole
 from workers.names import person_name
@@ -52,10 +52,7 @@ class AlertOutput(serializers.ModelSerializer):
     def get_events(self, alert: Alert) -> list[dict]:
         if not self.context.get("with_events"):
             return []
-        return [
-            {"at": e.at, "action": e.action, "by": e.by.username if e.by else None, "detail": e.detail}
-            for e in alert.events.select_related("by")
-        ]
+        return alert_events_for(self.context["request"].user, alert)
 
 
 class IsClinician(BasePermission):
@@ -117,11 +114,13 @@ class AlertDetailApi(APIView):
     @extend_schema(responses=AlertOutput)
     def get(self, request: Request, alert_id: int) -> Response:
         alert = _alert_for(request, alert_id)
-        return Response(AlertOutput(alert, context={"with_events": True}).data)
+        return Response(AlertOutput(alert, context={"with_events": True, "request": request}).data)
 
 
 class NoteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    # Private to the site's clinicians unless the author shares it (issue 8).
+    share_with_worker = serializers.BooleanField(required=False, default=False)
 
 
 ACTIONS = {
@@ -146,11 +145,11 @@ class AlertActionApi(APIView):
                 if not services.alert_escalate(alert_id=alert.pk, by=request.user):
                     raise services.AlertActionError("the alert is already escalated or resolved")
             else:
-                ACTIONS[action](alert_id=alert.pk, by=request.user, note=data.validated_data["note"])
+                ACTIONS[action](alert_id=alert.pk, by=request.user, **data.validated_data)
         except services.AlertActionError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         alert.refresh_from_db()
-        return Response(AlertOutput(alert, context={"with_events": True}).data)
+        return Response(AlertOutput(alert, context={"with_events": True, "request": request}).data)
 
 
 class SnoozeInput(serializers.Serializer):
