@@ -7,6 +7,7 @@ responses to clinicians only."""
 from __future__ import annotations
 
 from django.http import Http404
+from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -43,6 +44,8 @@ from workers.services import access_log_record
 
 PAGE_SIZE = 200
 MESSAGES_PAGE = 500
+# The lists (consultations, messages, notes) are JSON arrays of objects.
+OBJECTS = build_array_type(build_basic_type(OpenApiTypes.OBJECT))
 
 
 class IsClinician(BasePermission):
@@ -92,7 +95,7 @@ class ConsultationListApi(APIView):
     @extend_schema(
         operation_id="consultations_list",
         parameters=[ConsultationListQuery],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: OBJECTS},
     )
     def get(self, request: Request) -> Response:
         wanted = query_params(ConsultationListQuery, request).get("status")
@@ -175,7 +178,7 @@ class MessagesApi(APIView):
     POST: send a message (``ref``: the client's id for it, so that sending
     it again stores it once)."""
 
-    @extend_schema(parameters=[MessagesQuery], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[MessagesQuery], responses={200: OBJECTS})
     def get(self, request: Request, consultation_id: int) -> Response:
         after = query_params(MessagesQuery, request).get("after")
         consultation = _consultation(request, consultation_id)
@@ -184,7 +187,8 @@ class MessagesApi(APIView):
             messages = messages.filter(pk__gt=after)
         return Response([message_payload(m) for m in messages[:MESSAGES_PAGE]])
 
-    @extend_schema(request=MessageInput, responses={201: OpenApiTypes.OBJECT})
+    # 201: stored; 200: the same ``ref`` was sent before, and this is that message.
+    @extend_schema(request=MessageInput, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
     def post(self, request: Request, consultation_id: int) -> Response:
         consultation = _consultation(request, consultation_id)
         data = MessageInput(data=request.data)
@@ -237,7 +241,7 @@ class NotesApi(APIView):
             raise NotFound  # a clinician who is this consultation's worker
         return consultation
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: OBJECTS})
     def get(self, request: Request, consultation_id: int) -> Response:
         consultation = self._clinician_consultation(request, consultation_id)
         return Response([note_payload(n) for n in notes_visible_to(request.user, consultation)])

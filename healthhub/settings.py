@@ -435,4 +435,10 @@ MIDDLEWARE.insert(
 # The API's schema and docs are for signed-in users; devices follow the
 # protocol document (docs/device-protocol.md) instead.
 SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]
+# Every operation documents its error answers (400/401/403/404/409), so that
+# the schema holds for every role (tests/schemathesis).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "healthhub.api_schema.document_errors",
+]
 # === End of hardening ========================================================
