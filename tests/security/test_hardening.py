@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from healthhub.spreadsheets import csv_writer, neutralise
 from tests.conftest import api_as
-from tests.factories import DepartmentFactory, WorkerFactory
+from tests.factories import DepartmentFactory, UserFactory, WorkerFactory
 from workers.models import AccessLog
 from workers.services import access_log_record
 
@@ -81,6 +81,7 @@ def csp_directives(response) -> dict[str, list[str]]:
 @pytest.fixture
 def pages(alice, clara, hana, requested):
     """(user, url) for the main pages of each role."""
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
     return [
         (alice.user, reverse("portal:today")),
         (alice.user, reverse("portal:data")),
@@ -92,6 +93,9 @@ def pages(alice, clara, hana, requested):
         (clara, reverse("consultations:list")),
         (clara, reverse("consultations:detail", args=[requested.pk])),
         (hana, reverse("insights:overview")),
+        (root, "/admin/workers/worker/"),
+        (root, f"/admin/workers/worker/{alice.pk}/change/"),
+        (alice.user, "/accounts/2fa/"),
         (None, reverse("login")),
     ]
 
