@@ -62,6 +62,7 @@ def profile_load(worker: Worker, now: datetime) -> Profile:
     return Profile(
         age=max(16, now.year - worker.birth_year),
         acclimatized=worker.acclimatized,
+        spo2_scale2=worker.hypercapnic_respiratory_failure,
         on_shift=worker_on_shift(worker, now),
         rest_hr_baseline=baseline.rest_hr_median if baseline else None,
         rest_hr_spread=baseline.rest_hr_spread if baseline else None,
