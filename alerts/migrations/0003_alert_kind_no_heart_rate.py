@@ -22,7 +22,7 @@ def back_to_heat_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0001_initial'),
+        ('alerts', '0002_rank_generated_by_the_database'),
     ]
 
     operations = [
