@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Avg, QuerySet
+from django.db.models import Avg, Case, QuerySet, Sum, When
 
 from alerts.models import Alert, Baseline, SiteThresholds
 from alerts.rules.base import Profile, Sample, Window
@@ -38,7 +38,9 @@ def window_load(worker_id: int, now: datetime) -> Window:
         )
         .annotate(minute=EpochBucket("measured_at", 60))
         .values("metric", "minute")
-        .annotate(mean=Avg("value"))
+        # A minute of steps is their count (the rules read steps per minute);
+        # of anything else, the mean.
+        .annotate(mean=Case(When(metric="steps", then=Sum("value")), default=Avg("value")))
         .order_by("minute")
     )
 

@@ -5,7 +5,7 @@ import enum
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -141,12 +141,14 @@ REST_CADENCE = 6.0  # steps per minute
 
 
 def minute_steps(steps: Sequence[Sample]) -> dict[datetime, float]:
-    """Steps per calendar minute, for the minutes that have step data."""
-    moved: dict[datetime, float] = {}
+    """Steps per calendar minute (UTC, aware), for the minutes that have step data."""
+    # Bucketed on epoch minutes: several times faster than datetime.replace,
+    # and the rules call this for hours of samples at every evaluation.
+    counts: dict[int, float] = {}
     for s in steps:
-        minute = s.at.replace(second=0, microsecond=0)
-        moved[minute] = moved.get(minute, 0.0) + s.value
-    return moved
+        key = int(s.at.timestamp() // 60)
+        counts[key] = counts.get(key, 0.0) + s.value
+    return {datetime.fromtimestamp(key * 60, UTC): count for key, count in counts.items()}
 
 
 def at_rest(window: Window, minutes: int) -> bool:
@@ -170,11 +172,12 @@ def resting_minutes_of(heart_rate: Sequence[Sample], steps: Sequence[Sample]) ->
     """Per-minute mean heart rate of the resting minutes, oldest first.
     Minutes with no step data at all are not counted as resting."""
     moved = minute_steps(steps)
-    beats: dict[datetime, list[float]] = {}
+    beats: dict[int, list[float]] = {}
     for s in heart_rate:
-        beats.setdefault(s.at.replace(second=0, microsecond=0), []).append(s.value)
+        beats.setdefault(int(s.at.timestamp() // 60), []).append(s.value)
     resting = []
-    for minute, values in sorted(beats.items()):
+    for key, values in sorted(beats.items()):
+        minute = datetime.fromtimestamp(key * 60, UTC)
         counts = [moved.get(minute - timedelta(minutes=k)) for k in range(REST_SETTLE_MINUTES)]
         if all(c is not None and c <= REST_CADENCE for c in counts):
             resting.append(Sample(minute, sum(values) / len(values)))

@@ -8,7 +8,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from alerts.rules import messages
 from alerts.rules.base import (
@@ -131,10 +131,10 @@ def core_temp_step(previous: CoreEstimate, heart_rate: float) -> CoreEstimate:
 
 def minute_means(samples: Sequence[Sample]) -> list[tuple[datetime, float]]:
     """Heart rate averaged per calendar minute, oldest first."""
-    buckets: dict[datetime, list[float]] = {}
+    buckets: dict[int, list[float]] = {}
     for s in samples:
-        buckets.setdefault(s.at.replace(second=0, microsecond=0), []).append(s.value)
-    return [(minute, sum(v) / len(v)) for minute, v in sorted(buckets.items())]
+        buckets.setdefault(int(s.at.timestamp() // 60), []).append(s.value)
+    return [(datetime.fromtimestamp(key * 60, UTC), sum(v) / len(v)) for key, v in sorted(buckets.items())]
 
 
 def core_temp_estimate(heart_rate: Sequence[Sample], start: CoreEstimate | None = None) -> float | None:
@@ -479,6 +479,14 @@ def evaluate_rest(window: Window, t: Thresholds) -> Evaluation:
     if apparent is None:
         return Evaluation.hold(REST_OVERDUE)
     requirement = rest_requirement(apparent, t)
+    recent_steps = minute_steps(window.get("steps", timedelta(minutes=3))).values()
+    resting_now = all(count <= REST_CADENCE for count in recent_steps)
+    # Working in air well below the rest level: the rule does not apply. At
+    # rest in a cool break room it holds instead: a short break out of the
+    # heat is not the rest the rule asks for, and clearing there would close
+    # and reopen the reminder at every break.
+    if requirement is None and apparent < t.apparent_temp_rest - 2 and not resting_now:
+        return Evaluation.clear(REST_OVERDUE, apparent_temperature=apparent, rest_required=None)
     break_minutes = requirement[0] if requirement else t.rest_break_minutes
     worked = minutes_since_break(window.get("steps", timedelta(hours=4)), window.now, break_minutes)
     if worked is None:
@@ -492,6 +500,6 @@ def evaluate_rest(window: Window, t: Thresholds) -> Evaluation:
     }
     if requirement is not None and worked >= requirement[1]:
         return Evaluation.active(REST_OVERDUE, Severity.INFO, messages.REST_OVERDUE, **evidence)
-    if worked == 0 or apparent < t.apparent_temp_rest - 2:
+    if worked == 0:
         return Evaluation.clear(REST_OVERDUE, **evidence)
     return Evaluation.hold(REST_OVERDUE, **evidence)

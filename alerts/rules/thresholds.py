@@ -46,7 +46,9 @@ class Thresholds:
     # Falls.
     fall_still_seconds: int = 60  # no movement this long after a fall (settling time included)
     # Devices.
-    signal_lost_minutes: int = 5
+    # Bluetooth dropouts of 1-5 minutes are normal (the device re-sends what it
+    # missed after reconnecting): silence beyond them is a lost signal.
+    signal_lost_minutes: int = 10
     low_battery: float = 15.0
     off_body_minutes: int = 5
     no_heart_rate_minutes: int = 5  # no heart rate while other body metrics arrive

@@ -348,3 +348,14 @@ def test_minutes_since_break_when_resting_now():
 def test_pedometer_noise_does_not_break_a_break():
     steps = series([30] * 60 + [0] * 8 + [2] + [0] * 12 + [30] * 50, every_s=60)
     assert heat.minutes_since_break(steps, NOW, 20) == 49
+
+
+def test_a_short_break_in_a_cool_room_holds_the_reminder():
+    # Two hours in a 33 °C bay, then 8 minutes in a 24 °C break room: the
+    # reminder neither clears (that break is not the rest asked for) nor
+    # fires anew; back at work in cooler air it clears.
+    steps = series([30] * 125 + [0] * 8, every_s=60)
+    resting = heat.evaluate_rest(hot_day(steps, temp=24, humidity=50), DEFAULTS)
+    assert resting.state is State.HOLD
+    working = heat.evaluate_rest(hot_day(steady(30, 125, every_s=60), temp=24, humidity=50), DEFAULTS)
+    assert working.state is State.CLEAR
