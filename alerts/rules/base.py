@@ -42,6 +42,9 @@ class Window:
 
     now: datetime
     series: Mapping[str, Sequence[Sample]]
+    # Per-window results several rules share (e.g. "at rest for 10 minutes"),
+    # computed once: the window never changes.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, metric: str, since: timedelta | None = None) -> Sequence[Sample]:
         samples = self.series.get(metric, ())
@@ -155,11 +158,12 @@ def at_rest(window: Window, minutes: int) -> bool:
     """No more than REST_CADENCE steps in any minute of the last
     ``minutes``, with step data covering most of them (a device that sends
     no steps cannot tell rest from work)."""
-    steps = window.get("steps", timedelta(minutes=minutes))
-    if len(steps) < 2:
-        return False
-    covered = steps[-1].at - steps[0].at >= timedelta(minutes=minutes) * 0.6
-    return covered and all(count <= REST_CADENCE for count in minute_steps(steps).values())
+    key = ("at_rest", minutes)
+    if key not in window.memo:
+        steps = window.get("steps", timedelta(minutes=minutes))
+        covered = len(steps) >= 2 and steps[-1].at - steps[0].at >= timedelta(minutes=minutes) * 0.6
+        window.memo[key] = covered and all(count <= REST_CADENCE for count in minute_steps(steps).values())
+    return window.memo[key]
 
 
 # A minute counts as resting when neither it nor the minutes just before it

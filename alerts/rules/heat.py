@@ -481,23 +481,24 @@ def evaluate_rest(window: Window, t: Thresholds) -> Evaluation:
     requirement = rest_requirement(apparent, t)
     recent_steps = minute_steps(window.get("steps", timedelta(minutes=3))).values()
     resting_now = all(count <= REST_CADENCE for count in recent_steps)
-    # Working in air well below the rest level: the rule does not apply. At
-    # rest in a cool break room it holds instead: a short break out of the
-    # heat is not the rest the rule asks for, and clearing there would close
-    # and reopen the reminder at every break.
-    if requirement is None and apparent < t.apparent_temp_rest - 2 and not resting_now:
-        return Evaluation.clear(REST_OVERDUE, apparent_temperature=apparent, rest_required=None)
-    break_minutes = requirement[0] if requirement else t.rest_break_minutes
-    worked = minutes_since_break(window.get("steps", timedelta(hours=4)), window.now, break_minutes)
-    if worked is None:
-        return Evaluation.hold(REST_OVERDUE)
+    # Only the rest the rule asks for clears a reminder: a short break in a
+    # cool room is not it, and the air read at the wrist lags for a quarter
+    # of an hour after it, so clearing on cooler air would close and reopen
+    # the reminder around every break. Working in cool air, there is nothing
+    # to decide (and no need to read hours of steps).
     evidence = {
         "apparent_temperature": apparent,
         "heat_wave_work": apparent >= t.apparent_temp_heat_work,
         "heat_index": current_heat_index(window),
-        "minutes_since_break": round(worked),
         "rest_required": {"minutes": requirement[0], "every_minutes": requirement[1]} if requirement else None,
     }
+    if requirement is None and not resting_now:
+        return Evaluation.hold(REST_OVERDUE, **evidence)
+    break_minutes = requirement[0] if requirement else t.rest_break_minutes
+    worked = minutes_since_break(window.get("steps", timedelta(hours=4)), window.now, break_minutes)
+    if worked is None:
+        return Evaluation.hold(REST_OVERDUE, **evidence)
+    evidence["minutes_since_break"] = round(worked)
     if requirement is not None and worked >= requirement[1]:
         return Evaluation.active(REST_OVERDUE, Severity.INFO, messages.REST_OVERDUE, **evidence)
     if worked == 0:

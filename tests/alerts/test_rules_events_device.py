@@ -87,8 +87,8 @@ def test_worn_device_is_not_off_body():
     assert device.evaluate_off_body(worn, DEFAULTS).state is State.CLEAR
 
 
-@pytest.mark.parametrize(("silent_min", "state"), [(4.9, State.CLEAR), (5, State.ACTIVE), (30, State.ACTIVE)])
-def test_signal_lost_after_five_minutes_on_shift(silent_min, state):
+@pytest.mark.parametrize(("silent_min", "state"), [(5, State.CLEAR), (9.9, State.CLEAR), (10, State.ACTIVE), (30, State.ACTIVE)])
+def test_signal_lost_after_ten_minutes_on_shift_longer_than_a_normal_dropout(silent_min, state):
     result = device.evaluate_signal(NOW - timedelta(minutes=silent_min), NOW, True, DEFAULTS)
     assert result.state is state
 
@@ -105,7 +105,7 @@ def test_low_battery_on_shift(level, state):
 
 def test_thresholds_overrides_are_validated():
     assert DEFAULTS.with_overrides({"spo2_warning": 92}).spo2_warning == 92.0
-    assert DEFAULTS.with_overrides({"signal_lost_minutes": 10}).signal_lost_minutes == 10
+    assert DEFAULTS.with_overrides({"signal_lost_minutes": 15}).signal_lost_minutes == 15
     with pytest.raises(ValueError, match="unknown threshold"):
         DEFAULTS.with_overrides({"spo2_warn": 92})
     with pytest.raises(ValueError, match="must be a number"):

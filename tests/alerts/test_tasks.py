@@ -94,7 +94,7 @@ def test_signal_lost_for_a_worker_on_shift_and_back(alice_device):
     device, _ = alice_device
     now = timezone.now()
     Shift.objects.create(worker=device.worker, starts_at=now - timedelta(hours=2), ends_at=now + timedelta(hours=6))
-    Device.objects.filter(pk=device.pk).update(last_seen_at=now - timedelta(minutes=6))
+    Device.objects.filter(pk=device.pk).update(last_seen_at=now - timedelta(minutes=11))
     assert services.signals_check(now=now) == 1
     alert = Alert.objects.get()
     assert (alert.kind, alert.severity) == ("signal_lost", "warning")
