@@ -24,16 +24,21 @@ SKIN_NEAR_AMBIENT = 2.0  # °C
 WARM_AIR = 31.0  # °C
 SKIN_TOWARDS_AMBIENT = 1.0  # °C
 SKIN_WITHOUT_AMBIENT = 28.0  # °C: skin colder than this is not on a body
+# The skin temperature "now": the median of the last two minutes (a band
+# laid down cools to the air in two or three).
+SKIN_NOW = timedelta(minutes=2)
 
 
 def _skin_towards_ambient(window: Window, span: timedelta) -> tuple[bool | None, dict]:
     """Whether the skin temperature has fallen (or risen) to the air's: True,
     False, or None when the device sends no skin temperature."""
-    skin = window.get("skin_temp", span)
+    skin = window.get("skin_temp", min(span, SKIN_NOW))
     if not skin:
         return None, {}
     skin_now = median([s.value for s in skin])
-    ambient = window.get("ambient_temp", timedelta(minutes=15))
+    # The air of the last few minutes, as the skin sensor of a band laid down
+    # follows it within minutes (a longer median lags a move between rooms).
+    ambient = window.get("ambient_temp", span)
     if not ambient:
         return skin_now < SKIN_WITHOUT_AMBIENT, {"skin_temp": round(skin_now, 1)}
     air = median([s.value for s in ambient])
@@ -108,7 +113,16 @@ def evaluate_heart_rate_missing(window: Window, on_shift: bool, t: Thresholds) -
     others = [s for metric in BODY_METRICS for s in window.get(metric, span)]
     times = sorted(s.at for s in others)
     flowing = len(times) >= 3 and times[-1] - times[0] >= span * 0.6
-    if not earlier_hr or not flowing or recent_hr:
+    # A skin temperature on the move is a band coming off (or going on):
+    # off-body decides that one, once the skin has reached the air's.
+    skin = [s.value for s in window.get("skin_temp", span)]
+    ambient = window.get("ambient_temp", span)
+    skin_moving = False
+    if len(skin) >= 4:
+        before, now = median(skin[:3]), median(skin[-3:])
+        air = median([s.value for s in ambient]) if ambient else SKIN_WITHOUT_AMBIENT
+        skin_moving = abs(before - air) - abs(now - air) >= SKIN_TOWARDS_AMBIENT
+    if not earlier_hr or not flowing or recent_hr or skin_moving:
         return Evaluation.hold(NO_HEART_RATE)
     return Evaluation.active(
         NO_HEART_RATE,

@@ -189,3 +189,13 @@ def test_the_engine_reports_no_heart_rate_once_and_off_body_takes_over_a_removed
     removed = {v.kind: v for v in evaluate_window(removed_band(heart_rate=hr), Profile(age=40), DEFAULTS)}
     assert removed["off_body"].state is State.ACTIVE
     assert removed["no_heart_rate"].state is State.HOLD
+
+
+def test_a_band_being_taken_off_is_left_to_off_body():
+    # Heart rate gone for 6 minutes, the skin sensor cooling from 33.5 to
+    # 27 °C: not yet off-body by the air's measure, and not "no heart rate"
+    # either, which would be the wrong call a minute later.
+    hr = steady(80, 30, end=NOW - timedelta(minutes=6))
+    skin = series([33.5] * 48 + [33.0, 31.5, 30.0, 29.0, 28.2, 27.6, 27.2, 27.0, 27.0, 27.0, 27.0, 27.0, 27.0])
+    w = window(heart_rate=hr, skin_temp=skin, ambient_temp=steady(24.0, 30), steps=steady(0, 30))
+    assert device.evaluate_heart_rate_missing(w, True, DEFAULTS).state is State.HOLD
