@@ -14,8 +14,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from accounts.languages import supported
 from accounts.policy import (
     CLOSE_FORBIDDEN,
     SEEN_AT_RESOLUTION_S,
@@ -123,3 +125,29 @@ class SocketSafetyMiddleware:
 
 
 # -- allauth ------------------------------------------------------------------------
+
+
+class WorkerLanguageMiddleware:
+    """A worker reads every page in the language they chose (Worker.language),
+    on any phone and whatever the browser asks for; until they choose, and
+    for staff, LocaleMiddleware's choice (cookie, then Accept-Language)
+    stands. Placed after AuthenticationMiddleware; LocaleMiddleware's
+    response half then labels the response with the language activated here."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = _worker_language(request)
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)
+
+
+def _worker_language(request: HttpRequest) -> str:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return ""
+    worker = getattr(user, "worker", None)  # a reverse one-to-one: absent for staff
+    return supported(getattr(worker, "language", ""))

@@ -7,6 +7,7 @@ responses to clinicians only."""
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils import translation
 from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -199,6 +200,7 @@ class MessagesApi(APIView):
                 sender=request.user,
                 body=data.validated_data["body"],
                 client_ref=data.validated_data["ref"],
+                language=translation.get_language(),
             )
         except services.ConsultationError as exc:
             return _conflict(exc)

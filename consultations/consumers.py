@@ -29,6 +29,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DataError
 from django.http import Http404
 
+from accounts.languages import scope_requested_language
 from accounts.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
 from consultations import services
 from consultations.models import Consultation, ConsultationStatus
@@ -151,7 +152,11 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
         body, ref = parsed.validated_data["body"], parsed.validated_data["ref"] or ""
         try:
             message, created = await database_sync_to_async(services.message_send)(
-                consultation_id=self.consultation_id, sender=self.scope["user"], body=body, client_ref=ref
+                consultation_id=self.consultation_id,
+                sender=self.scope["user"],
+                body=body,
+                client_ref=ref,
+                language=scope_requested_language(self.scope),
             )
         except services.ConsultationError as exc:
             await self._error("refused", str(exc), ref=ref or None)

@@ -139,6 +139,10 @@ class Message(models.Model):
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     from_worker = models.BooleanField()
     body = models.TextField(max_length=4000)
+    # The language the sender wrote in (a code of settings.LANGUAGES), shown
+    # beside the message: chat is never translated, so the reader sees
+    # which language each message is in. Empty for messages from before.
+    language = models.CharField(max_length=16, blank=True, default="")
     # The sending client's own id for the message, so that a message re-sent
     # after a lost connection is stored once.
     client_ref = models.CharField(max_length=64, blank=True)

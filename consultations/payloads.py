@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
+
 from consultations.models import Clearance, Consultation, Message, Note, Recommendation
 from workers.names import person_name
 
@@ -34,6 +36,11 @@ def consultation_payload(consultation: Consultation) -> dict:
     }
 
 
+def language_name(code: str) -> str:
+    """A language's name in its own words ("Tiếng Việt"), or "" when unknown."""
+    return dict(settings.LANGUAGES).get(code, "")
+
+
 def message_payload(message: Message) -> dict:
     return {
         "id": message.pk,
@@ -42,6 +49,8 @@ def message_payload(message: Message) -> dict:
         "sender": message.sender_id,
         "sender_name": person_name(message.sender),
         "body": message.body,
+        "language": message.language or None,
+        "language_name": language_name(message.language),
         "ref": message.client_ref or None,
         "sent_at": _iso(message.sent_at),
         "delivered_at": _iso(message.delivered_at),

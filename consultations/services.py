@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from accounts.languages import user_language
 from alerts.models import Alert
 from consultations.models import (
     Clearance,
@@ -201,9 +202,18 @@ def consultation_take(
 
 @transaction.atomic
 def message_send(
-    *, consultation_id: int, sender: AbstractBaseUser, body: str, client_ref: str = "", now: datetime | None = None
+    *,
+    consultation_id: int,
+    sender: AbstractBaseUser,
+    body: str,
+    client_ref: str = "",
+    language: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[Message, bool]:
-    """Store a chat message and send it to everyone in the consultation.
+    """Store a chat message and send it to everyone in the consultation,
+    marked with the sender's language (accounts.languages.user_language:
+    a worker's chosen one, else ``language``, what the sender's browser
+    asked for, else the default).
 
     A clinician writing in a requested consultation takes it. A message
     re-sent with the same ``client_ref`` is stored once: the second call
@@ -227,6 +237,7 @@ def message_send(
         from_worker=side is Side.WORKER,
         body=body,
         client_ref=client_ref,
+        language=user_language(sender, requested=language),
         sent_at=now,
     )
     _send_after_commit(

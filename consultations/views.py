@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
 from django_permissions_policy.decorators import permissions_policy_override
@@ -204,7 +205,9 @@ def message_send(request: HttpRequest, consultation_id: int) -> HttpResponse:
         request,
         consultation_id,
         forms.MessageForm,
-        lambda c, data: services.message_send(consultation_id=c.pk, sender=request.user, body=data["body"]),
+        lambda c, data: services.message_send(
+            consultation_id=c.pk, sender=request.user, body=data["body"], language=translation.get_language()
+        ),
         "consultation",
     )
 

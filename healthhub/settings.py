@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.WorkerLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.SessionExpiryMiddleware",
@@ -255,7 +256,9 @@ SESSION_COOKIE_HTTPONLY = True
 
 # --- I18N ------------------------------------------------------------------
 LANGUAGE_CODE = "ko"
-LANGUAGES = [("ko", "한국어"), ("en", "English")]
+# Each language named in its own words. Adding one is a catalogue under
+# locale/ and an entry here (docs/languages.md).
+LANGUAGES = [("ko", "한국어"), ("en", "English"), ("vi", "Tiếng Việt")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Seoul")
 USE_I18N = True

@@ -52,6 +52,8 @@ urlpatterns = [
     path("consultations/", include("consultations.urls")),
     path("me/", include("portal.urls")),  # the worker portal
     path("accounts/", include(accounts)),
+    # Before Django's own: the switch also remembers a worker's choice.
+    path("i18n/setlang/", account_pages.set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("insights/", include("insights.urls")),
     path("admin/login/", account_pages.admin_login),  # the one login page, with its second factor

@@ -289,7 +289,8 @@ def consent(request: HttpRequest, worker: Worker) -> HttpResponse:
         messages.error(request, gettext("The consent text has changed: please read it again."))
         return redirect("portal:privacy")
     try:
-        consent_grant(worker=worker, text=text, by=request.user)
+        # The language the page, and so the text, was read in.
+        consent_grant(worker=worker, text=text, language=translation.get_language(), by=request.user)
     except ConsentError:
         messages.error(request, gettext("That did not work: please try again."))
     else:

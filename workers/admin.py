@@ -163,7 +163,7 @@ class AccessLogAdmin(ReadOnlyAdmin):
 @admin.register(Consent)
 class ConsentAdmin(ReadOnlyAdmin):
     site_path = "worker__site"
-    list_display = ["at", "worker", "decision", "text", "recorded_by"]
+    list_display = ["at", "worker", "decision", "text", "language", "recorded_by"]
     list_filter = ["decision", "text"]
     search_fields = ["worker__employee_number"]
 

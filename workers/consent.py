@@ -42,3 +42,21 @@ healthhub 웨어러블을 착용하는 동안의 심박수, 혈중 산소포화�
 
 선택할 권리
 참여는 자유입니다. 포털의 '개인정보'에서 언제든지 동의를 철회할 수 있으며, 철회하면 모니터링이 즉시 멈추고 웨어러블 연결이 끊기며 새로운 정보는 수집되지 않습니다. 동의하지 않거나 철회해도 불이익은 없습니다. '내 데이터'에서 언제든지 내 정보 전체를 내려받을 수 있습니다."""
+
+INITIAL_TEXT_VI = """Những gì được thu thập
+Trong khi bạn đeo thiết bị healthhub: nhịp tim, oxy máu (SpO₂), nhiệt độ da và thân nhiệt lõi ước tính, nhịp thở, biến thiên nhịp tim, số bước, té ngã và lần bấm SOS, nhiệt độ và độ ẩm xung quanh bạn, và mức pin của thiết bị. Cùng với những gì bạn nhập trong khai báo sức khỏe hằng ngày: nhiệt độ và triệu chứng của bạn.
+
+Vì sao
+Để sớm báo cho bạn và phòng y tế lao động về căng thẳng nhiệt, oxy máu thấp, té ngã, nguy cơ bị bệnh và dịch bệnh trong khu công nghiệp, để bạn có thể nghỉ ngơi hoặc được giúp đỡ kịp thời. Thông tin này không được dùng để đánh giá công việc của bạn.
+
+Ai có thể xem
+Bạn, và các bác sĩ y tế lao động của địa điểm bạn làm việc. Bộ phận nhân sự và quản lý của công ty không bao giờ thấy dữ liệu cá nhân của bạn: họ chỉ thấy số liệu ẩn danh về các nhóm từ năm người trở lên. Mỗi lần bác sĩ xem dữ liệu của bạn đều được ghi lại, và bạn có thể xem bản ghi đó trong mục Quyền riêng tư của cổng thông tin.
+
+Trong bao lâu
+Chỉ số chi tiết được giữ 90 ngày; sau đó chỉ giữ bản tóm tắt theo từng phút, tối đa 3 năm. Cảnh báo, khai báo sức khỏe và bản ghi ai đã xem dữ liệu của bạn được giữ 3 năm.
+
+Quyền lựa chọn của bạn
+Việc tham gia là tự nguyện. Bạn có thể rút lại sự đồng ý bất cứ lúc nào trong mục Quyền riêng tư của cổng thông tin: việc theo dõi dừng ngay, thiết bị đeo bị ngắt kết nối và không có thông tin mới nào được thu thập. Việc từ chối hoặc rút lại sẽ không gây bất lợi gì cho bạn. Bạn có thể tải xuống toàn bộ dữ liệu của mình bất cứ lúc nào trong mục Dữ liệu của tôi."""
+
+# Version 1 in every language it is published in, keyed by language code.
+INITIAL_TEXTS = {"ko": INITIAL_TEXT_KO, "en": INITIAL_TEXT_EN, "vi": INITIAL_TEXT_VI}

@@ -70,6 +70,11 @@ class Worker(models.Model):
         default=None,
         help_text=_("Unknown until a clinician records it or two weeks of work in the heat settle it."),
     )
+    # The language the worker reads the portal in (a code of
+    # settings.LANGUAGES), chosen by the worker; empty until they choose, when
+    # the browser's language or the default applies. Not a choices field, so
+    # that a new language is a settings entry and no migration.
+    language = models.CharField(_("language"), max_length=16, blank=True, default="")
     # Recorded by a clinician: NEWS2 scores SpO2 on scale 2 (target 88-92 %).
     hypercapnic_respiratory_failure = models.BooleanField(
         _("hypercapnic respiratory failure"),
@@ -208,12 +213,15 @@ class AccessLog(models.Model):
 
 class ConsentText(models.Model):
     """One version of what a worker agrees to: what is collected, why, who
-    sees it and for how long, in Korean and English. A published text is
-    never changed: a correction is a new version."""
+    sees it and for how long, in each language it is published in. A
+    published text is never changed: a correction is a new version. A new
+    language for a version already published is added by a data migration
+    (see docs/languages.md), the same words in another language."""
 
     version = models.PositiveIntegerField(_("version"), unique=True)
-    text_ko = models.TextField(_("text (Korean)"))
-    text_en = models.TextField(_("text (English)"))
+    # {"ko": "...", "en": "...", "vi": "..."}: keyed by language code, so a
+    # further language needs no new column.
+    texts = models.JSONField(_("texts by language"))
     published_at = models.DateTimeField(_("published at"))
 
     class Meta:
@@ -232,9 +240,19 @@ class ConsentText(models.Model):
     def delete(self, *args, **kwargs):
         raise ValueError("consent texts cannot be deleted")
 
+    def language_for(self, language: str | None) -> str:
+        """The language this version is shown in to a reader of ``language``:
+        that language, else its base language ("vi" for "vi-vn"), else the
+        site default (settings.LANGUAGE_CODE), else any published one."""
+        wanted = (language or "").lower()
+        for code in (wanted, wanted.split("-")[0], settings.LANGUAGE_CODE):
+            if code and self.texts.get(code):
+                return code
+        return next(iter(self.texts))
+
     def text_for(self, language: str | None) -> str:
-        """The text in ``language`` (Korean for anything but English)."""
-        return self.text_en if (language or "").startswith("en") else self.text_ko
+        """The text shown to a reader of ``language`` (see language_for)."""
+        return self.texts[self.language_for(language)]
 
 
 class ConsentDecision(models.TextChoices):
@@ -252,6 +270,9 @@ class Consent(models.Model):
     worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="consents", verbose_name=_("worker"))
     text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+", verbose_name=_("text version"))
     decision = models.CharField(_("decision"), max_length=16, choices=ConsentDecision.choices)
+    # The language of the text the worker read when deciding (a key of the
+    # text's ``texts``); empty for decisions recorded before languages were.
+    language = models.CharField(_("language read"), max_length=16, blank=True, default="")
     at = models.DateTimeField(_("at"))
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -61,17 +62,33 @@ def checkin_submit(
     return checkin
 
 
+class UnknownLanguage(ValueError):
+    """A language code that is not one of settings.LANGUAGES."""
+
+
+def worker_language_set(*, worker: Worker, language: str) -> Worker:
+    """Remember ``language`` as the one ``worker`` reads the portal in: from
+    then on every page, message and push to them is in it (the request
+    middleware accounts.middleware.WorkerLanguageMiddleware applies it)."""
+    if language not in dict(settings.LANGUAGES):
+        raise UnknownLanguage(language)
+    if worker.language != language:
+        worker.language = language
+        worker.save(update_fields=["language"])
+    return worker
+
+
 def consent_text_ensure() -> ConsentText:
     """The newest published consent text. A database without any (one
     emptied after migrating) gets the initial text of workers/consent.py
     published first, as migration 0005 does."""
-    from workers.consent import INITIAL_PUBLISHED_AT, INITIAL_TEXT_EN, INITIAL_TEXT_KO, INITIAL_VERSION
+    from workers.consent import INITIAL_PUBLISHED_AT, INITIAL_TEXTS, INITIAL_VERSION
 
     text = ConsentText.objects.order_by("-version").first()
     if text is None:
         text, _ = ConsentText.objects.get_or_create(
             version=INITIAL_VERSION,
-            defaults={"text_ko": INITIAL_TEXT_KO, "text_en": INITIAL_TEXT_EN, "published_at": INITIAL_PUBLISHED_AT},
+            defaults={"texts": INITIAL_TEXTS, "published_at": INITIAL_PUBLISHED_AT},
         )
     return text
 
@@ -84,12 +101,15 @@ def consent_grant(
     *,
     worker: Worker,
     text: ConsentText | None = None,
+    language: str | None = None,
     by: AbstractBaseUser | None = None,
     now: datetime | None = None,
 ) -> Consent:
     """Record that ``worker`` agrees to monitoring under ``text`` (default:
-    the newest published version). Appends to the history, never changes
-    it; agreeing again to the version already agreed to records nothing and
+    the newest published version), read in ``language`` (default: the
+    worker's language), recorded as the language the text was shown in
+    (ConsentText.language_for). Appends to the history, never changes it;
+    agreeing again to the version already agreed to records nothing and
     returns the standing decision."""
     from workers.selectors import consent_latest, consent_text_current
 
@@ -104,7 +124,12 @@ def consent_grant(
         if latest is not None and latest.decision == ConsentDecision.GRANTED and latest.text_id == text.pk:
             return latest
         return Consent.objects.create(
-            worker=worker, text=text, decision=ConsentDecision.GRANTED, at=now, recorded_by=by
+            worker=worker,
+            text=text,
+            decision=ConsentDecision.GRANTED,
+            language=text.language_for(language or worker.language),
+            at=now,
+            recorded_by=by,
         )
 
 

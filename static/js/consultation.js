@@ -69,6 +69,16 @@
     meta.append(who, " ", at);
     const body = document.createElement("p");
     body.className = "body";
+    if (message.language) {
+      // The language the sender wrote in: chat is shown as written.
+      const tag = document.createElement("span");
+      tag.className = "lang-tag";
+      tag.lang = message.language;
+      tag.title = message.language_name || "";
+      tag.textContent = message.language.toUpperCase();
+      meta.append(" ", tag);
+      body.lang = message.language;
+    }
     body.textContent = message.body; // text, never HTML
     const mark = document.createElement("small");
     mark.className = "mark";

@@ -258,8 +258,10 @@ def test_privacy_shows_the_consent_text_in_the_chosen_language(client, alice, co
     client.force_login(alice.user)
     english = client.get(reverse("portal:privacy"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     korean = client.get(reverse("portal:privacy"), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
-    assert consent_text.text_en.splitlines()[0] in english
-    assert consent_text.text_ko.splitlines()[0] in korean
+    vietnamese = client.get(reverse("portal:privacy"), HTTP_ACCEPT_LANGUAGE="vi").content.decode()
+    assert consent_text.texts["en"].splitlines()[0] in english
+    assert consent_text.texts["ko"].splitlines()[0] in korean
+    assert consent_text.texts["vi"].splitlines()[0] in vietnamese
 
 
 def test_privacy_offers_withdrawal_while_consented_and_agreement_after(client, alice):

@@ -27,13 +27,43 @@ def newcomer(alice):
     return WorkerFactory(user__username="newcomer", department=alice.department)
 
 
-def test_the_data_migration_published_version_1_in_korean_and_english(db):
+def test_the_data_migrations_published_version_1_in_korean_english_and_vietnamese(db):
     text = ConsentText.objects.get(version=1)
+    assert sorted(text.texts) == ["en", "ko", "vi"]
     for topic in ("What is collected", "Why", "Who can see it", "For how long"):
-        assert topic in text.text_en
+        assert topic in text.texts["en"]
     for topic in ("수집하는 정보", "수집 목적", "볼 수 있는 사람", "보관 기간"):
-        assert topic in text.text_ko
-    assert "90" in text.text_en and "90" in text.text_ko
+        assert topic in text.texts["ko"]
+    for topic in ("Những gì được thu thập", "Vì sao", "Ai có thể xem", "Trong bao lâu"):
+        assert topic in text.texts["vi"]
+    # The same promises in every language: 90 days, 3 years, groups of five.
+    for language in ("en", "ko", "vi"):
+        assert "90" in text.texts[language] and "3" in text.texts[language]
+
+
+def test_a_text_is_shown_in_the_readers_language_else_the_default(db):
+    text = ConsentText.objects.get(version=1)
+    assert text.language_for("vi") == "vi"
+    assert text.language_for("vi-vn") == "vi"
+    assert text.language_for("en-us") == "en"
+    # A language the version is not published in: the site default (Korean).
+    assert text.language_for("th") == "ko"
+    assert text.language_for(None) == "ko"
+    assert text.text_for("vi").startswith("Những gì được thu thập")
+
+
+def test_a_consent_records_the_language_it_was_read_in(newcomer, consent_text):
+    assert consent_grant(worker=newcomer, language="vi", now=T0).language == "vi"
+    consent_withdraw(worker=newcomer, now=T0 + timedelta(hours=1))
+    # Read in a language the text is not published in: recorded as the
+    # language actually shown.
+    assert consent_grant(worker=newcomer, language="th", now=T0 + timedelta(hours=2)).language == "ko"
+
+
+def test_a_consent_without_a_language_given_records_the_workers_own(newcomer, consent_text):
+    newcomer.language = "vi"
+    newcomer.save()
+    assert consent_grant(worker=newcomer, now=T0).language == "vi"
 
 
 def test_a_worker_without_any_record_has_not_consented(newcomer):
@@ -74,7 +104,7 @@ def test_withdrawing_without_consent_records_nothing(newcomer, consent_text):
 def test_a_new_version_needs_a_new_agreement_and_keeps_the_old_one(newcomer, consent_text):
     consent_grant(worker=newcomer, now=T0)
     v2 = ConsentText.objects.create(
-        version=consent_text.version + 1, text_ko="제2판", text_en="Version 2", published_at=T0 + timedelta(days=1)
+        version=consent_text.version + 1, texts={"ko": "제2판", "en": "Version 2"}, published_at=T0 + timedelta(days=1)
     )
     consent_grant(worker=newcomer, now=T0 + timedelta(days=2))
     assert [c.text for c in consent_history(newcomer)] == [v2, consent_text]
@@ -89,7 +119,7 @@ def test_decisions_and_texts_cannot_be_changed_or_deleted(alice, consent_text):
         decision.save()
     with pytest.raises(ValueError):
         decision.delete()
-    consent_text.text_en = "something else"
+    consent_text.texts = {"en": "something else"}
     with pytest.raises(ValueError):
         consent_text.save()
     with pytest.raises(ValueError):
@@ -174,11 +204,11 @@ def test_the_portal_shows_the_decision_history(client, alice):
 
 
 def test_an_emptied_database_gets_the_initial_text_again(db):
-    from workers.consent import INITIAL_TEXT_EN, INITIAL_VERSION
+    from workers.consent import INITIAL_TEXTS, INITIAL_VERSION
     from workers.services import consent_text_ensure
 
     Consent.objects.all()._raw_delete(Consent.objects.db)
     ConsentText.objects.all()._raw_delete(ConsentText.objects.db)
     text = consent_text_ensure()
-    assert (text.version, text.text_en) == (INITIAL_VERSION, INITIAL_TEXT_EN)
+    assert (text.version, text.texts) == (INITIAL_VERSION, INITIAL_TEXTS)
     assert consent_text_ensure() == text
