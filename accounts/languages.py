@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.utils.translation import get_supported_language_variant
+from django.utils.translation import get_language_info, get_supported_language_variant
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 
@@ -41,3 +41,17 @@ def scope_requested_language(scope: dict) -> str:
         if supported(code):
             return supported(code)
     return ""
+
+
+def language_name(code: str | None) -> str:
+    """A language's name in its own words as settings.LANGUAGES spells it
+    ("Tiếng Việt"), else Django's (a language since removed), else the code."""
+    if not code:
+        return ""
+    named = dict(settings.LANGUAGES).get(code)
+    if named:
+        return named
+    try:
+        return get_language_info(code)["name_local"]
+    except KeyError:
+        return code

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
-
+from accounts.languages import language_name
 from consultations.models import Clearance, Consultation, Message, Note, Recommendation
 from workers.names import person_name
 
@@ -34,11 +33,6 @@ def consultation_payload(consultation: Consultation) -> dict:
         "started_at": _iso(consultation.started_at),
         "closed_at": _iso(consultation.closed_at),
     }
-
-
-def language_name(code: str) -> str:
-    """A language's name in its own words ("Tiếng Việt"), or "" when unknown."""
-    return dict(settings.LANGUAGES).get(code, "")
 
 
 def message_payload(message: Message) -> dict:
