@@ -1,4 +1,5 @@
-"""HR and programme pages: anonymised aggregates and outbreak signals."""
+"""HR and programme pages: anonymised aggregates and outbreak signals, read
+from the snapshots of closed periods (insights.services.snapshots_take)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from django.shortcuts import get_object_or_404, render
 
 from healthhub.roles import has_staff_role
 from insights.models import ClusterSignal
-from insights.selectors import GROUPINGS, insight_sites, weekly_tables, workers_behind_signal
+from insights.selectors import (
+    GROUPINGS,
+    hr_signals,
+    hr_tables,
+    insight_sites,
+    is_site_clinician,
+    workers_behind_signal,
+)
 from workers.models import StaffRole
 
 MAX_WEEKS = 52
@@ -37,8 +45,11 @@ def _site_and_options(request: HttpRequest):
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     sites, site, grouping, weeks = _site_and_options(request)
-    data = weekly_tables(site, grouping, weeks)
-    signals = ClusterSignal.objects.filter(site=site).select_related("department")[:20]
+    data = hr_tables(site, grouping, weeks)
+    # A clinician of the site may see today's live signals and the workers
+    # behind them; everyone else sees the published signals of closed days.
+    clinician = is_site_clinician(request.user, site)
+    live_signals = ClusterSignal.objects.filter(site=site).select_related("department")[:20] if clinician else []
     return render(
         request,
         "insights/overview.html",
@@ -49,8 +60,9 @@ def overview(request: HttpRequest) -> HttpResponse:
             "groupings": GROUPINGS,
             "weeks": weeks,
             "data": data,
-            "signals": signals,
-            "is_clinician": has_staff_role(request.user, StaffRole.CLINICIAN),
+            "is_clinician": clinician,
+            "live_signals": live_signals,
+            "signals": [] if clinician else hr_signals(site),
         },
     )
 
@@ -59,7 +71,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 def export_csv(request: HttpRequest, table: str) -> HttpResponse:
     """The same suppressed table as on the page, as CSV."""
     _sites, site, grouping, weeks = _site_and_options(request)
-    data = weekly_tables(site, grouping, weeks)
+    data = hr_tables(site, grouping, weeks)
     metric = next((t for t in data["tables"] if t.key == table), None)
     if metric is None:
         raise Http404
