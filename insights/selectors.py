@@ -24,11 +24,11 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.models import Alert
 from devices.models import Reading, ReadingMinute
-from healthhub.roles import sites_for_role
 from insights.models import PeriodKind, PeriodSnapshot
 from insights.outbreak import BASELINE_DAYS, GUARD_DAYS, ears_c2
 from insights.suppression import HR_MARGINS, GroupDay, Table, suppress
 from workers.models import CheckIn, Shift, ShiftPattern, Site, StaffRole, Worker
+from workers.roles import sites_for_role
 
 
 def insight_sites(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Site]:

@@ -9,7 +9,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from healthhub.roles import has_staff_role
 from insights.models import ClusterSignal
 from insights.selectors import (
     GROUPINGS,
@@ -20,6 +19,7 @@ from insights.selectors import (
     workers_behind_signal,
 )
 from workers.models import StaffRole
+from workers.roles import has_staff_role
 
 MAX_WEEKS = 52
 
