@@ -204,7 +204,7 @@ def test_no_hidden_value_is_recoverable_with_the_totals_hr_sees():
 
 # Two linear programs per hidden value are slow (about 0.05 s a table): the
 # test runs a sample; the 3,000-table figures are in docs/hrprivacy.md.
-LP_TABLES = 200
+LP_TABLES = 100
 
 
 @pytest.mark.parametrize("margins", [ALL_MARGINS, HR_MARGINS], ids=["all-totals", "hr-totals"])
