@@ -72,9 +72,12 @@ def snapshots_take(
     k = k_threshold()
     wanted = [(PeriodKind.WEEK, monday) for monday in closed_weeks(site, weeks, now)]
     wanted += [(PeriodKind.DAY, day) for day in closed_days(site, days, now)]
-    existing = PeriodSnapshot.objects.filter(site=site, start__gte=min((start for _, start in wanted), default=None))
+    if not wanted:
+        return []
+    existing = PeriodSnapshot.objects.filter(site=site, start__gte=min(start for _, start in wanted))
     if rebuild:
-        existing.filter(start__in=[start for _, start in wanted]).delete()
+        for kind in (PeriodKind.WEEK, PeriodKind.DAY):
+            existing.filter(kind=kind, start__in=[start for k_, start in wanted if k_ == kind]).delete()
     taken = set(existing.values_list("kind", "start")) if not rebuild else set()
     departments = {str(pk): name for pk, name in site.departments.values_list("pk", "name")}
     made = []

@@ -104,3 +104,12 @@ def test_the_markers_are_explained_in_both_languages(client, crew, hana, site_a)
     assert "<dt>·</dt><dd>no rate: nothing to divide by" in english
     assert "<dt>—</dt><dd>hidden:" in english
     assert "<dt>·</dt><dd>비율 없음" in korean
+
+
+def test_a_rebuild_replaces_only_the_periods_asked_for(crew, site_a):
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=SEOUL)
+    snapshots_take(site=site_a, now=now, weeks=2, days=16)
+    before = set(PeriodSnapshot.objects.values_list("kind", "start"))
+    made = snapshots_take(site=site_a, now=now, weeks=1, days=16, rebuild=True)
+    assert len(made) == 1 + 16  # the week of the 9th is in the window of days, not of weeks
+    assert set(PeriodSnapshot.objects.values_list("kind", "start")) == before
