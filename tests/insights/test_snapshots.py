@@ -101,9 +101,9 @@ def test_the_markers_are_explained_in_both_languages(client, crew, hana, site_a)
         client.force_login(hana)
         english = client.get("/insights/?weeks=1", HTTP_ACCEPT_LANGUAGE="en").content.decode()
         korean = client.get("/insights/?weeks=1", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
-    assert "<dt>·</dt><dd>no rate: nothing to divide by" in english
-    assert "<dt>—</dt><dd>hidden:" in english
-    assert "<dt>·</dt><dd>비율 없음" in korean
+    assert '<th scope="row">·</th><td>no rate: nothing to divide by' in english
+    assert '<th scope="row">—</th><td>hidden:' in english
+    assert '<th scope="row">·</th><td>비율 없음' in korean
 
 
 def test_a_rebuild_replaces_only_the_periods_asked_for(crew, site_a):
