@@ -179,6 +179,9 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
+    # --- hrprivacy: snapshots of closed days and weeks for the HR pages ---
+    "insights-take-snapshots": {"task": "insights.tasks.take_snapshots", "schedule": 900.0},
+    # --- end hrprivacy ---
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
     "consultations-overdue-questions": {"task": "consultations.tasks.mark_overdue_questions", "schedule": 60.0},
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
@@ -349,6 +352,12 @@ INSIGHTS = {
     # K may be raised, never lowered below 5.
     "K": env_int("INSIGHTS_K", 5),
     "FEVER_TEMPERATURE": 37.5,
+    # HR pages read snapshots of closed days and weeks (insights.services.
+    # snapshots_take): a day is closed this long after its local midnight,
+    # and this many past weeks and days are filled in when missing.
+    "SNAPSHOT_GRACE_MINUTES": env_int("INSIGHTS_SNAPSHOT_GRACE_MINUTES", 60),
+    "SNAPSHOT_WEEKS": env_int("INSIGHTS_SNAPSHOT_WEEKS", 12),
+    "SNAPSHOT_DAYS": env_int("INSIGHTS_SNAPSHOT_DAYS", 28),
 }
 if INSIGHTS["K"] < 5:
     raise ValueError("INSIGHTS_K may only be raised above 5, never lowered")
