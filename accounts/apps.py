@@ -9,4 +9,8 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from accounts import receivers  # noqa: F401  (connects the sign-in receivers)
+        import accounts.receivers  # noqa: F401  (connects the sign-in receivers by importing)
+        from accounts import role_groups, socket_receivers
+
+        socket_receivers.connect()
+        role_groups.connect()

@@ -10,7 +10,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from channels.testing import WebsocketCommunicator
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from alerts.rules.base import Evaluation, Severity
 from alerts.services import alert_apply
 from consultations import services as consult
 from devices.models import Reading
-from healthhub.asgi import application
+from tests.sockets import browser_socket
 from workers.models import AccessLog, CheckIn
 from workers.names import person_name
 
@@ -114,8 +113,7 @@ def socket_paths(alice_data) -> list[str]:
 @pytest.mark.asyncio
 async def test_no_socket_accepts_hr(alice_data, hana):
     for path in socket_paths(alice_data):
-        comm = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
-        comm.scope["user"] = hana
+        comm = browser_socket(path, hana)
         connected, _ = await comm.connect()
         if connected:
             # a device socket accepts first and closes with its code: nothing else may arrive
