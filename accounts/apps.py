@@ -10,7 +10,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         import accounts.receivers  # noqa: F401  (connects the sign-in receivers by importing)
-        from accounts import role_groups, socket_receivers
+        from accounts import socket_receivers
 
         socket_receivers.connect()
-        role_groups.connect()

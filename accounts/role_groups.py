@@ -3,9 +3,8 @@
 A data migration (accounts 0001) creates them, so that a production install
 has them without the demo seed; ``role_groups_sync`` is the same code, run
 again by whoever finds a group missing (a test database that was emptied).
-A staff profile's role puts its user in the role's group and takes them out
-of the others (the receiver below), so granting a role in the admin is one
-step.
+An administrator gives a person their role's group in the admin (Django's
+usual way; the demo seed does it for its cast).
 
 Only site administrators work in the Django admin. Their group may run a
 site: its workers, departments, roles, shifts, devices and rule thresholds
@@ -26,7 +25,6 @@ from typing import Any
 from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.contenttypes.management import create_contenttypes
-from django.db.models.signals import post_save
 
 # group name -> {(app_label, model): actions}
 ROLE_GROUPS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
@@ -94,19 +92,3 @@ def role_group(role: str) -> Any:
         role_groups_sync()
         group = Group.objects.get(name=name)
     return group
-
-
-def _profile_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
-    from django.contrib.auth.models import Group
-
-    user = instance.user
-    others = Group.objects.filter(name__in=[n for r, n in GROUP_OF_ROLE.items() if r != instance.role])
-    user.groups.remove(*others)
-    if instance.role in GROUP_OF_ROLE:
-        user.groups.add(role_group(instance.role))
-
-
-def connect() -> None:
-    from workers.models import StaffProfile
-
-    post_save.connect(_profile_saved, sender=StaffProfile, dispatch_uid="accounts.role_groups.profile_saved")

@@ -232,6 +232,10 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
 # "Clinician", "clinician" and "CLINICIAN" are one username to sign-in, so one to the lockout.
 AXES_USERNAME_CALLABLE = "accounts.adapters.lockout_username"
+# Readings from a wearable linked to a worker (or given a new key) less than
+# this long ago are marked on the clinicians' worker page: they may not be
+# the worker's yet.
+DEVICE_NEW_LINK_HOURS = env_int("DEVICE_NEW_LINK_HOURS", 24)
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

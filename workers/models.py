@@ -309,6 +309,7 @@ class WorkerEventKind(models.TextChoices):
     DEVICE_LINKED = "device_linked", _("A new wearable was linked to you")
     DEVICE_UNLINKED = "device_unlinked", _("A wearable was unlinked from you")
     DEVICE_REVOKED = "device_revoked", _("A wearable of yours was revoked")
+    DEVICE_NEW_TOKEN = "device_new_token", _("A wearable of yours was given a new key")
 
 
 class WorkerEvent(models.Model):

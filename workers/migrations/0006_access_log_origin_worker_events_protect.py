@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             name='WorkerEvent',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('device_linked', 'A new wearable was linked to you'), ('device_unlinked', 'A wearable was unlinked from you'), ('device_revoked', 'A wearable of yours was revoked')], max_length=32, verbose_name='what happened')),
+                ('kind', models.CharField(choices=[('device_linked', 'A new wearable was linked to you'), ('device_unlinked', 'A wearable was unlinked from you'), ('device_revoked', 'A wearable of yours was revoked'), ('device_new_token', 'A wearable of yours was given a new key')], max_length=32, verbose_name='what happened')),
                 ('detail', models.CharField(blank=True, max_length=200, verbose_name='detail')),
                 ('at', models.DateTimeField(db_index=True, verbose_name='at')),
             ],
