@@ -26,10 +26,11 @@ from workers.models import StaffProfile
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
-# Events are delivered through the channel layer right after the change
-# commits; measured at a few milliseconds here (docs/sockets.md). The bound
-# is what the promise says: within seconds.
-CLOSE_WITHIN_S = 2.0
+# From the sign-out request to the close: 0.3-0.5 s measured on SQLite and
+# the in-memory layer, most of it the sign-out request itself (docs/sockets.md);
+# the bound is the promise ("within seconds") with room for a loaded CI
+# machine running PostgreSQL and Redis.
+CLOSE_WITHIN_S = 5.0
 
 
 async def opened(path: str, user=None, *, session_key: str | None = None):
