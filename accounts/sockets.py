@@ -16,6 +16,10 @@ from ``SessionBoundConsumer``, which
   sign-out, a password change, a second-factor reset, deactivation, and a
   change of role, sites or worker record.
 
+A frame the person sends (chat, read marks, call signalling) refreshes the
+session's last-seen time as a page request does (``note_activity``); frames
+a page's script sends on its own (delivery marks) and pushes do not.
+
 A socket whose session is no longer good is closed with 4401 (the pages try
 again and are then refused with 4403 if signed out); one whose user may no
 longer see what it streams is closed with 4403.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from importlib import import_module
 from types import SimpleNamespace
@@ -40,6 +45,8 @@ from accounts.policy import SEEN_AT_RESOLUTION_S, SESSION_SEEN_AT, Verdict, acce
 from healthhub.live import SOCKETS_CLOSE, user_sockets_group
 from workers.services import access_log_push
 
+log = logging.getLogger(__name__)
+
 CLOSE_SESSION_ENDED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -50,27 +57,34 @@ def session_fingerprint(session_key: str) -> str:
     return hashlib.sha256(session_key.encode()).hexdigest()[:32]
 
 
-def socket_user_now(session_key: str | None, user_id: int, *, touch: bool = False) -> AbstractBaseUser | None:
+def socket_user_now(session_key: str | None, user_id: int) -> AbstractBaseUser | None:
     """The user ``session_key`` signs in now, if it is still ``user_id``,
     active, and let on by the sign-in policy (not expired, second factor
-    used); None otherwise. With ``touch`` (the person acted on the socket)
-    the session's last-seen time is refreshed, as a page request does: a
-    clinician chatting or in a video call is not idle."""
+    used); None otherwise."""
     if not session_key:
         return None
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    store = _session_store(session_key)
     # auth.get_user reads only request.session: the same checks as a page's
     # request (backend, password hash, is_active through the backend).
     user = auth.get_user(SimpleNamespace(session=store))
     if not user.is_authenticated or user.pk != user_id or not user.is_active:
         return None
-    now = time.time()
-    if access_verdict(user, store, now) != Verdict.OK:
+    if access_verdict(user, store, time.time()) != Verdict.OK:
         return None
-    if touch and now - store.get(SESSION_SEEN_AT, 0) >= SEEN_AT_RESOLUTION_S:
-        store[SESSION_SEEN_AT] = now
-        store.save()
     return user
+
+
+def session_touch(session_key: str) -> None:
+    """Refresh the session's last-seen time, as a page request does: a person
+    acting on a socket (chatting, in a video call) is not idle."""
+    store = _session_store(session_key)
+    if store.load():  # an ended session is not brought back
+        store[SESSION_SEEN_AT] = time.time()
+        store.save()
+
+
+def _session_store(session_key: str) -> Any:
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
 
 
 class SessionBoundConsumer(AsyncWebsocketConsumer):
@@ -93,6 +107,7 @@ class SessionBoundConsumer(AsyncWebsocketConsumer):
     acting_as: AbstractBaseUser | None = None
     pushing_as: AbstractBaseUser | None = None
     pushed_items: set[str]
+    last_activity: float = float("-inf")
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Every frame from the browser is handled, and every channel-layer
@@ -144,7 +159,15 @@ class SessionBoundConsumer(AsyncWebsocketConsumer):
         period = settings.SOCKET_RECHECK_S
         while not self.closing:
             await asyncio.sleep(period)
-            if await self._recheck(touch=False) is None:
+            try:
+                user = await self.pushing_user()
+            except Exception:
+                # Fail closed: a socket that cannot be re-checked (the
+                # database is away) does not stay open unchecked.
+                log.exception("re-checking a browser socket failed; closing it")
+                await self._close_once(1011)
+                return
+            if user is None:
                 return
 
     async def unbind_session(self) -> None:
@@ -158,24 +181,33 @@ class SessionBoundConsumer(AsyncWebsocketConsumer):
     # --- re-checks ------------------------------------------------------------------
 
     async def acting_user(self) -> AbstractBaseUser | None:
-        """Before acting on a frame from the browser (refreshes the session's
-        last-seen time: a person acting is not idle)."""
-        return await self._recheck(touch=True)
+        """Before acting on a frame from the browser."""
+        return await self._recheck()
 
     async def pushing_user(self) -> AbstractBaseUser | None:
         """Before sending an event out."""
-        return await self._recheck(touch=False)
+        return await self._recheck()
 
-    async def _recheck(self, *, touch: bool) -> AbstractBaseUser | None:
+    async def note_activity(self) -> None:
+        """The person did something on this socket (not their page's script
+        on its own): their session's last-seen time is refreshed, at most
+        every SEEN_AT_RESOLUTION_S."""
+        now = time.monotonic()
+        if self.session_key is None or now - self.last_activity < SEEN_AT_RESOLUTION_S:
+            return
+        self.last_activity = now
+        await database_sync_to_async(session_touch)(self.session_key)
+
+    async def _recheck(self) -> AbstractBaseUser | None:
         if self.closing or self.user_id is None:
             return None
-        user, code = await database_sync_to_async(self._check_now)(touch)
+        user, code = await database_sync_to_async(self._check_now)()
         if user is None:
             await self._close_once(code)
         return user
 
-    def _check_now(self, touch: bool) -> tuple[AbstractBaseUser | None, int]:
-        user = socket_user_now(self.session_key, self.user_id, touch=touch)
+    def _check_now(self) -> tuple[AbstractBaseUser | None, int]:
+        user = socket_user_now(self.session_key, self.user_id)
         if user is None:
             return None, CLOSE_SESSION_ENDED
         if not self.still_allowed(user):

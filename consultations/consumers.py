@@ -45,6 +45,9 @@ from workers.models import AccessOrigin
 MAX_FRAME = 64 * 1024  # a session description is a few kilobytes
 TYPING_INTERVAL_S = 1.0
 SIGNALS = {"offer": "sdp", "answer": "sdp", "ice": "candidate", "hangup": None}
+# Frames a person's action sends (a delivery mark is the page's own): they
+# keep the session from going idle (accounts.sockets.note_activity).
+PERSON_ACTIONS = {"message", "read", "typing", *SIGNALS}
 
 
 @database_sync_to_async
@@ -124,6 +127,8 @@ class ConsultationConsumer(SessionBoundConsumer):
             await self._error("bad_json", "not JSON")
             return
         kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind in PERSON_ACTIONS:
+            await self.note_activity()
         if kind == "message":
             await self._message(frame)
         elif kind in ("delivered", "read"):

@@ -265,3 +265,34 @@ async def test_chat_is_sent_as_the_user_re_checked_now(active, alice):
     frame = await comm.receive_json_from(timeout=3)
     assert frame["type"] == "message" and frame["message"]["sender"] == alice.user_id
     await comm.disconnect()
+
+
+# -- activity on the socket keeps a session from going idle -----------------------------------
+
+
+def seen_at(key: str) -> float:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    return SessionStore(key)[policy.SESSION_SEEN_AT]
+
+
+def set_seen_at(key: str, at: float) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore(key)
+    store[policy.SESSION_SEEN_AT] = at
+    store.save()
+
+
+async def test_a_clinician_chatting_is_not_idle_but_delivery_marks_are_not_activity(active, clara):
+    key = session_key_of(clara)
+    comm = await opened(f"/ws/consultations/{active.pk}/", session_key=key)
+    twenty_nine_minutes_ago = time.time() - 29 * 60
+    await in_thread(set_seen_at, key, twenty_nine_minutes_ago)
+    await comm.send_json_to({"type": "delivered"})
+    await comm.receive_nothing(timeout=0.3)
+    assert await in_thread(seen_at, key) == twenty_nine_minutes_ago
+    await comm.send_json_to({"type": "message", "body": "How are you now?", "ref": "r3"})
+    assert (await comm.receive_json_from(timeout=3))["type"] == "message"
+    assert await in_thread(seen_at, key) > time.time() - 60
+    await comm.disconnect()
