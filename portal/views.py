@@ -25,7 +25,7 @@ from django.contrib.staticfiles import finders
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -43,6 +43,7 @@ from devices.models import Reading
 from devices.selectors import latest_values
 from portal import exports
 from portal.forms import CheckInForm, ConsentForm, ExportForm
+from portal.guidance import GUIDES
 from portal.status import status_for, status_table
 from workers.models import CheckIn, ConsentDecision, Worker
 from workers.roles import worker_of
@@ -363,6 +364,11 @@ async def _async_chunks(chunks: Iterator[bytes]):
         await sync_to_async(chunks.close, thread_sensitive=True)()
 
 
+def _bad_period(form: ExportForm) -> HttpResponse:
+    """400 before anything is streamed: the period did not parse or is out of bounds."""
+    return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain; charset=utf-8")
+
+
 def _export_name(worker: Worker, suffix: str) -> str:
     return f"healthhub-{worker.employee_number}-{timezone.localdate().isoformat()}.{suffix}"
 
@@ -370,7 +376,9 @@ def _export_name(worker: Worker, suffix: str) -> str:
 @require_safe
 @worker_required
 def export_json(request: HttpRequest, worker: Worker) -> HttpResponse:
-    _, start, end = _export_period(request, worker)
+    form, start, end = _export_period(request, worker)
+    if not form.is_valid():
+        return _bad_period(form)
     chunks = exports.json_export(worker, start=start, end=end, now=timezone.now(), labels=alert_labels())
     return _stream(request, chunks, content_type="application/json", filename=_export_name(worker, "json"))
 
@@ -378,7 +386,9 @@ def export_json(request: HttpRequest, worker: Worker) -> HttpResponse:
 @require_safe
 @worker_required
 def export_fhir(request: HttpRequest, worker: Worker) -> HttpResponse:
-    _, start, end = _export_period(request, worker)
+    form, start, end = _export_period(request, worker)
+    if not form.is_valid():
+        return _bad_period(form)
     chunks = exports.fhir_export(worker, start=start, end=end, now=timezone.now())
     return _stream(request, chunks, content_type="application/fhir+json", filename=_export_name(worker, "fhir.json"))
 
@@ -431,6 +441,8 @@ def service_worker(request: HttpRequest) -> HttpResponse:
         "version": _shell_version(),
         "offline": offline,
         "shell": [offline, *(static(name) for name in SHELL_STATIC)],
+        # Guidance holds nothing personal: kept for reading offline.
+        "guides": [reverse("portal:guides"), *(reverse("portal:guide", args=[g.slug]) for g in GUIDES)],
     }
     return render(
         request,
