@@ -198,7 +198,7 @@ class AccessLog(models.Model):
     (PIPA safety measures, Art. 8: account, time, origin, subject, action).
     Append-only: rows are created, never changed or deleted by the
     application, and on PostgreSQL a trigger refuses UPDATE and DELETE
-    (migration workers 0007)."""
+    (migration workers 0008)."""
 
     accessor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("accessed by")

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("workers", "0006_access_log_origin_worker_events_protect"),
+        ("workers", "0007_access_log_origin_worker_events_protect"),
         ("devices", "0003_reading_time_brin"),
         ("alerts", "0001_initial"),
     ]

@@ -2,7 +2,7 @@
 deletion: deleting a worker or their sign-in is refused (people are
 deactivated), the site administrators' group may not delete workers or
 devices, and on PostgreSQL not even the application's own database role can
-UPDATE or DELETE those rows (a trigger, workers migration 0007)."""
+UPDATE or DELETE those rows (a trigger, workers migration 0008)."""
 
 from __future__ import annotations
 

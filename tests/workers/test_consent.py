@@ -86,7 +86,7 @@ def test_a_new_version_needs_a_new_agreement_and_keeps_the_old_one(newcomer, con
 
 def empty_consent_tables() -> None:
     """As a fresh database: TRUNCATE on PostgreSQL, where the append-only
-    trigger refuses row deletes (workers migration 0007)."""
+    trigger refuses row deletes (workers migration 0008)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # TRUNCATE waits for no deferred foreign-key check
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

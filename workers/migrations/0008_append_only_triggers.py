@@ -41,6 +41,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("workers", "0006_access_log_origin_worker_events_protect")]
+    dependencies = [("workers", "0007_access_log_origin_worker_events_protect")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
