@@ -245,6 +245,21 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 HEALTHHUB_REQUIRE_MFA = env_bool("HEALTHHUB_REQUIRE_MFA", True)
 # Staff are signed out after this long without a request; everyone after SESSION_COOKIE_AGE.
 STAFF_IDLE_TIMEOUT = env_int("STAFF_IDLE_TIMEOUT", 30 * 60)
+# Every open browser socket re-checks its session (signed out, expired,
+# deactivated, role or sites changed) at least this often; the events that
+# close sockets at once are in accounts/socket_receivers.py (docs/sockets.md).
+SOCKET_RECHECK_S = env_int("SOCKET_RECHECK_S", 15)
+# The client address for the sign-in lockout: REMOTE_ADDR, unless the server
+# runs behind reverse proxies, listed here (addresses or networks); then the
+# nearest address in X-Forwarded-For that is not one of them (accounts.client_address).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
+# "Clinician", "clinician" and "CLINICIAN" are one username to sign-in, so one to the lockout.
+AXES_USERNAME_CALLABLE = "accounts.adapters.lockout_username"
+# Readings from a wearable linked to a worker (or given a new key) less than
+# this long ago are marked on the clinicians' worker page: they may not be
+# the worker's yet.
+DEVICE_NEW_LINK_HOURS = env_int("DEVICE_NEW_LINK_HOURS", 24)
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
