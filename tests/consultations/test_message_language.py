@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from consultations import services
 from consultations.models import Message
-from healthhub.asgi import application
+from tests.sockets import browser_socket
 from workers.services import worker_language_set
 
 
@@ -48,12 +47,8 @@ def test_the_chat_marks_each_message_with_its_language(client, active, alice, cl
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_a_socket_message_carries_the_language_the_browser_asked_for(active, clara):
-    comm = WebsocketCommunicator(
-        application,
-        f"/ws/consultations/{active.pk}/",
-        headers=[(b"origin", b"http://localhost"), (b"accept-language", b"vi-VN,vi;q=0.9,en;q=0.5")],
-    )
-    comm.scope["user"] = clara
+    comm = browser_socket(f"/ws/consultations/{active.pk}/", clara)
+    comm.scope["headers"] = [*comm.scope["headers"], (b"accept-language", b"vi-VN,vi;q=0.9,en;q=0.5")]
     connected, _ = await comm.connect()
     assert connected
     await comm.send_json_to({"type": "message", "body": "Bạn thấy thế nào?", "ref": "c-1"})

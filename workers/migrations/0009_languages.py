@@ -1,13 +1,13 @@
 # Languages (issue 11): the worker's chosen language, the language a consent
 # decision was read in, and consent texts keyed by language instead of one
-# column per language. 0008 carries the texts over, 0009 drops the columns.
+# column per language. 0010 carries the texts over, 0011 drops the columns.
 
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workers", "0006_worker_acclimatization_unknown_hypercapnic"),
+        ("workers", "0008_append_only_triggers"),
     ]
 
     operations = [
