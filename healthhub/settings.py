@@ -26,7 +26,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -56,6 +55,11 @@ INSTALLED_APPS = [
 # image does not ship it, so it is installed only where it is present.
 if importlib.util.find_spec("simulation") is not None:
     INSTALLED_APPS.append("simulation")
+# daphne gives `manage.py runserver` its ASGI server; it is a development
+# dependency (it brings Twisted), absent from the production image, which
+# serves with uvicorn.
+if importlib.util.find_spec("daphne") is not None:
+    INSTALLED_APPS.insert(0, "daphne")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
