@@ -3,12 +3,14 @@ their sites, a worker's portal gets their own. Nobody else is accepted."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from accounts.streams import RoleStreamConsumer
 from healthhub.live import site_clinicians_group, worker_group
+from healthhub.metrics import ALERT_DELIVERY_LATENCY
 
 
 class AlertStreamConsumer(RoleStreamConsumer):
@@ -18,4 +20,8 @@ class AlertStreamConsumer(RoleStreamConsumer):
     async def alert_changed(self, event: dict[str, Any]) -> None:
         await self.send(
             text_data=orjson.dumps({"type": "alert", "change": event["change"], "alert": event["alert"]}).decode()
+        )
+        changed_at = datetime.fromisoformat(event["alert"]["updated_at"])
+        ALERT_DELIVERY_LATENCY.labels(change=event["change"]).observe(
+            max(0.0, (datetime.now(UTC) - changed_at).total_seconds())
         )

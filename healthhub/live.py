@@ -10,6 +10,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from healthhub.metrics import PUSH_FAILURES
+
 
 def device_group(device_id: int) -> str:
     return f"device.{device_id}"
@@ -19,7 +21,11 @@ def group_send_now(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` from synchronous code (services, tasks)."""
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(group, event)
+        try:
+            async_to_sync(layer.group_send)(group, event)
+        except Exception:
+            PUSH_FAILURES.labels(channel="channel_layer").inc()
+            raise
 
 
 def site_clinicians_group(site_id: int) -> str:
