@@ -192,6 +192,7 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
+    "devices-maintain-partitions": {"task": "devices.tasks.maintain_partitions", "schedule": 3600.0},
 }
 # /readyz fails when the worker or beat heartbeat is older than this.
 HEARTBEAT_STALE_S = env_int("HEARTBEAT_STALE_S", 120)
