@@ -5,7 +5,7 @@
 # virtualenv, since CI has no Docker engine.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HEALTHHUB_DATA_DIR=/data LOG_FORMAT=json \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
+    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics PYTHONPATH=/app
 RUN useradd --system --uid 10001 --home /app healthhub \
     && mkdir -p /data /tmp/metrics && chown healthhub /data /tmp/metrics
 WORKDIR /app
@@ -20,4 +20,5 @@ EXPOSE 8000
 # worker and beat services checks of their own.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "healthhub.health", "web"]
-CMD ["uvicorn", "healthhub.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers"]
+CMD ["uvicorn", "healthhub.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers", \
+     "--log-config", "deploy/uvicorn-logging.json"]

@@ -42,9 +42,15 @@ def _beat_sent_heartbeat(sender: str | None = None, **kwargs: object) -> None:
 
 @worker_ready.connect
 def _worker_started(**kwargs: object) -> None:
-    from healthhub.health import WORKER_KEY
+    from healthhub.health import WORKER_KEY, serve_metrics
 
     _stamp(WORKER_KEY)
+    # The worker's own metrics (evaluation lag, pushes), for a scraper on
+    # the internal network only (compose: worker:9808); with
+    # PROMETHEUS_MULTIPROC_DIR they include every process of the pool.
+    port = os.environ.get("METRICS_PORT")
+    if port:
+        serve_metrics(int(port))
 
 
 @beat_init.connect

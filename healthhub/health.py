@@ -171,6 +171,22 @@ def metrics_text() -> tuple[bytes, str]:
     return generate_latest(recorded) + generate_latest(read_now), CONTENT_TYPE_LATEST
 
 
+def serve_metrics(port: int) -> None:
+    """This process's metrics (all of the host's with multiprocess mode) on
+    their own port, for a process without HTTP of its own (a Celery worker)."""
+    from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+
+    import healthhub.metrics  # noqa: F401
+
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(port, registry=registry)
+
+
 def metrics_allowed(request: HttpRequest) -> bool:
     token = env_str("METRICS_TOKEN", "")
     if token:

@@ -120,3 +120,15 @@ def test_a_push_the_channel_layer_refuses_is_counted_and_raised(monkeypatch):
     with pytest.raises(ConnectionError):
         live.group_send_now("worker.1", {"type": "alert.changed"})
     assert sample("healthhub_push_failures_total", channel="channel_layer") == failures + 1
+
+
+def test_a_process_without_http_serves_its_metrics_on_a_port_of_its_own():
+    import urllib.request
+
+    from tests.live import free_port
+
+    port = free_port()
+    health.serve_metrics(port)  # what a Celery worker does with METRICS_PORT
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        body = response.read().decode()
+    assert "healthhub_evaluation_lag_seconds_bucket" in body
