@@ -197,19 +197,19 @@ def render(report: dict) -> str:
     systems = [s for s in ("healthhub", "baseline", "baseline-alone") if s in results]
     params = report["params"]
     lines = []
-    header = f"{'measure':<52}" + "".join(f"{s:>14}" for s in systems) + f"{'ratio':>10}"
+    header = f"{'measure':<52}" + "".join(f"{s:>16}" for s in systems) + f"{'ratio':>10}"
     lines.append(header)
     lines.append("-" * len(header))
 
     def row(label: str, path: tuple[str, ...], spec: str = ",.0f", ratio: str | None = None) -> None:
-        cells = "".join(f"{_fmt(_get(results.get(s), *path), spec):>14}" for s in systems)
+        cells = "".join(f"{_fmt(_get(results.get(s), *path), spec):>16}" for s in systems)
         r = report["ratios"].get(ratio) if ratio else None
         lines.append(f"{label:<52}{cells}{_fmt(r, '.2f') if ratio else '':>10}")
 
     n_tp = params["throughput_devices"]
     row(f"readings stored/s ({n_tp:,} devices, closed loop)", ("throughput", "stored_per_s"), ratio="throughput")
     ratio_alone = report["ratios"].get("throughput_vs_alone_baseline")
-    width = 14 * len(systems) + 10
+    width = 16 * len(systems) + 10
     lines.append(f"{'  ratio to the baseline committing each batch alone':<52}{_fmt(ratio_alone, '.2f'):>{width}}")
     row("  Celery backlog, most messages waiting", ("throughput", "celery_backlog", "max"))
     row("  Celery backlog when the load stopped", ("throughput", "celery_backlog", "at_end"))
