@@ -11,6 +11,7 @@ partitions of the backfill window and a week ahead every hour).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 
 from devices.models import Reading, ReadingMinute
+
+log = logging.getLogger(__name__)
 
 TABLE = Reading._meta.db_table
 DEFAULT = f"{TABLE}_default"
@@ -167,4 +170,5 @@ def partitions_drop_expired(*, now: datetime, existing: set[date] | None = None)
         partition_drop(day)
         seconds.append(time.monotonic() - started)
         dropped.append(day)
+        log.info("dropped the readings partition of %s in %.3f s", day.isoformat(), seconds[-1])
     return dropped, seconds
