@@ -40,6 +40,8 @@ def production_env() -> dict[str, str | None]:
     """healthhub.settings (Celery through Redis, the Redis channel layer) on
     the test database; the cast has no second factor."""
     return {
+        # The test process's key: the sessions it makes must be valid on the servers.
+        "SECRET_KEY": settings.SECRET_KEY,
         "REDIS_URL": settings.REDIS_URL,
         "HEALTHHUB_REQUIRE_MFA": "false",
         "DATABASE_POOL": "false",
