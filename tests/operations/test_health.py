@@ -42,7 +42,8 @@ def test_health_routes_take_only_get_and_head(client):
     assert client.head("/readyz").status_code == 200
 
 
-def test_readyz_in_the_embedded_default_checks_the_database_only(client):
+def test_readyz_in_the_embedded_default_checks_the_database_only(client, settings):
+    settings.REDIS_URL, settings.CELERY_TASK_ALWAYS_EAGER = "", True  # as with no REDIS_URL
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {
