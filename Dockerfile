@@ -12,7 +12,9 @@ WORKDIR /app
 COPY requirements/runtime.txt requirements/runtime.txt
 RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements/runtime.txt
 COPY . .
-RUN DJANGO_SETTINGS_MODULE=healthhub.settings python manage.py collectstatic --no-input -v0 \
+# collectstatic needs settings, not the production key (which comes at run time).
+RUN DJANGO_SETTINGS_MODULE=healthhub.settings SECRET_KEY=collectstatic-at-build-time-only \
+    python manage.py collectstatic --no-input -v0 \
     && chown -R healthhub /data
 USER healthhub
 EXPOSE 8000

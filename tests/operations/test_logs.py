@@ -70,7 +70,12 @@ PROBE = "import django, logging; django.setup(); logging.getLogger('probe').warn
 
 
 def run_probe(**env: str) -> subprocess.CompletedProcess:
-    clean = {"PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "healthhub.settings", **env}
+    clean = {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "healthhub.settings",
+        "HEALTHHUB_DEMO": "true",  # the demo's embedded key
+        **env,
+    }
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=60
     )
