@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
+from accounts.languages import user_language
 from appointments.models import Appointment, AppointmentStatus, Mode
 from appointments.selectors import Slot, open_slots, side_of
 from consultations.models import Consultation, Urgency
@@ -214,7 +215,9 @@ def reminder_text(appointment: Appointment, language: str) -> str:
 
 
 def _remind(appointment: Appointment) -> None:
-    language = settings.LANGUAGE_CODE
+    # In the worker's own language (accounts.languages): a reminder has no
+    # request to take one from.
+    language = user_language(appointment.worker.user)
     text = reminder_text(appointment, language)
     group_send_now(
         worker_group(appointment.worker_id),
