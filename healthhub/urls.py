@@ -8,6 +8,7 @@ from consultations.urls import api_urlpatterns as consultation_apis
 from devices import apis as device_apis
 from healthhub import security
 from workers import apis as worker_apis
+from workers import first_login_views
 
 api_v1 = [
     path("ingest/", device_apis.IngestApi.as_view(), name="ingest"),
@@ -38,6 +39,8 @@ accounts = [
     path("logout/", account_views.logout, name="account_logout"),
     path("inactive/", account_views.account_inactive, name="account_inactive"),
     path("reauthenticate/", account_views.reauthenticate, name="account_reauthenticate"),
+    path("first-login/", first_login_views.first_login, name="first-login"),
+    path("first-login/password/", first_login_views.first_login_password, name="first-login-password"),
     path("2fa/", include("allauth.mfa.urls")),  # TOTP enrolment, recovery codes, the code step
 ]
 
