@@ -7,7 +7,6 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from healthhub.roles import administered_sites
 from workers.forms import EnrolForm, ImportForm
 from workers.models import (
     AccessLog,
@@ -21,6 +20,7 @@ from workers.models import (
     Worker,
 )
 from workers.names import person_name
+from workers.roles import administered_sites
 from workers.services import (
     IMPORT_COLUMNS,
     NewWorker,

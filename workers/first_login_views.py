@@ -4,6 +4,7 @@ in once, and they choose their own password."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -51,12 +52,12 @@ def first_login(request: HttpRequest) -> HttpResponse:
 def first_login_password(request: HttpRequest) -> HttpResponse:
     """Choose a password, once, right after signing in with a code."""
     if not request.session.get(SESSION_FIRST_LOGIN):
-        return redirect("workers:home")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     form = SetPasswordForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.save()
         update_session_auth_hash(request, form.user)
         del request.session[SESSION_FIRST_LOGIN]
         messages.success(request, _("Your password is set. Sign in with your employee number and it from now on."))
-        return redirect("workers:home")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "workers/first_login_password.html", {"form": form})

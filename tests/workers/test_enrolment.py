@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories import DepartmentFactory, UserFactory, WorkerFactory, staff
 from workers.models import SignInCode, StaffProfile, Worker
@@ -252,7 +252,8 @@ def test_an_import_with_errors_imports_nothing_and_names_each_row(alice, site_a)
         "E-1,박지후,Assembly,night,en,1991",
         f"{alice.employee_number},앨리스,Assembly,day,ko,1985",
     ]
-    result = workers_import(data=csv_of(rows), site=site_a, only_valid=False, by=None)
+    with translation.override("en"):
+        result = workers_import(data=csv_of(rows), site=site_a, only_valid=False, by=None)
     assert not result.enrolled and not Worker.objects.filter(employee_number="E-1").exists()
     by_line = {row.line: row.errors for row in result.invalid}
     assert set(by_line) == {3, 4, 5}
