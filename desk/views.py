@@ -89,7 +89,11 @@ def worker_detail(request: HttpRequest, worker_id: int) -> HttpResponse:
         {
             "worker": worker,
             "latest": [
-                (r, selectors.METRIC_LABELS.get(r.metric, r.metric), METRICS[r.metric].unit)
+                (
+                    r,
+                    selectors.METRIC_LABELS.get(r.metric, r.metric),
+                    selectors.UNIT_LABELS.get(METRICS[r.metric].unit, METRICS[r.metric].unit),
+                )
                 for r in latest
                 if not METRICS[r.metric].event
             ],

@@ -289,9 +289,12 @@ DEVICE_PROTOCOL = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusals_without_traceback": {"()": "healthhub.request_log.RefusalsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # A 403 is one line (healthhub/request_log.py); other errors keep their traceback.
+        "django.request": {"filters": ["refusals_without_traceback"]},
         "django.channels.server": {"level": "WARNING"},
         "axes.apps": {"level": "WARNING"},  # its start-up banner on every command
     },

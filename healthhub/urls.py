@@ -1,6 +1,8 @@
 from allauth.account import views as account_views
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_pages
@@ -45,6 +47,8 @@ accounts = [
 ]
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's).
+    path("favicon.ico", RedirectView.as_view(url=static("icons/favicon.svg"), permanent=True)),
     path("", include("desk.urls")),  # the clinicians' desk, and the home page that sends each role on
     path("consultations/", include("consultations.urls")),
     path("me/", include("portal.urls")),  # the worker portal

@@ -5,7 +5,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from workers.forms import EnrolForm, ImportForm
 from workers.models import (
@@ -284,14 +284,43 @@ class ReadOnlyAdmin(SiteScopedAdmin):
         return False
 
 
+# What was read, as the access log stores it (the code's words), in the
+# administrator's language.
+ACCESS_WHAT = {
+    "worker page": pgettext_lazy("access log", "worker page"),
+    "readings": pgettext_lazy("access log", "readings"),
+    "alerts": pgettext_lazy("access log", "alerts"),
+    "alert": pgettext_lazy("access log", "an alert"),
+    "check-ins": pgettext_lazy("access log", "check-ins"),
+    "snooze": pgettext_lazy("access log", "alert snooze"),
+    "consultation": pgettext_lazy("access log", "a consultation"),
+    "consultations": pgettext_lazy("access log", "consultations"),
+    "consultation chat": pgettext_lazy("access log", "consultation chat"),
+    "consultation notes": pgettext_lazy("access log", "consultation notes"),
+    "cluster signal": pgettext_lazy("access log", "outbreak signal"),
+    "portal": pgettext_lazy("access log", "own portal"),
+}
+
+
+class AccessWhatFilter(admin.SimpleListFilter):
+    title = _("what")
+    parameter_name = "what"
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, label in ACCESS_WHAT.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(what=self.value()) if self.value() else queryset
+
+
 @admin.register(AccessLog)
 class AccessLogAdmin(ReadOnlyAdmin):
     """Who read whose health data: for the site's administrators to answer
     for it (and to export it), never to read the data itself."""
 
     site_path = "worker__site"
-    list_display = ["at", "accessor", "worker", "what", "reason"]
-    list_filter = ["what"]
+    list_display = ["at", "accessor", "worker", "what_label", "reason"]
+    list_filter = [AccessWhatFilter]
     search_fields = ["worker__employee_number", "accessor__username"]
     date_hierarchy = "at"
     actions = ["export_csv"]
@@ -301,6 +330,10 @@ class AccessLogAdmin(ReadOnlyAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
+
+    @admin.display(description=_("what"), ordering="what")
+    def what_label(self, entry: AccessLog) -> str:
+        return str(ACCESS_WHAT.get(entry.what, entry.what))
 
     @admin.action(description=_("Export the selected entries as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):
