@@ -177,6 +177,10 @@
     refreshRow(id);
   }
 
+  // On a phone the filters fold away unless some are set: the queue comes first.
+  const filtersBox = document.getElementById("filters-box");
+  if (filtersBox && window.matchMedia("(max-width: 600px)").matches && !window.location.search) filtersBox.open = false;
+
   // On a phone each alert is a card with its primary action; the others
   // are behind this menu button (the CSS shows them when the row is open).
   body.addEventListener("click", (event) => {

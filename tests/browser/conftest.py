@@ -48,6 +48,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--no-default-browser-check",
+    # Video calls: a synthetic camera and microphone, granted without a prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1366, "height": 900}

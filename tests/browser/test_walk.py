@@ -41,22 +41,24 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 
 # What a finger presses: form controls, the navigation, button-like links.
 # Radios and checkboxes count through the label row around them.
-TAP_TARGETS = """() => {
+TAP_TARGETS = """min => {
   const selector = 'button, select, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), '
     + 'textarea, nav a, a.button, label.tap, .choice, summary';
   const small = [];
   for (const el of document.querySelectorAll(selector)) {
     const style = getComputedStyle(el);
-    if (style.visibility === 'hidden' || style.display === 'none' || el.closest('[hidden], dialog:not([open])')) continue;
-    if (el.closest('.visually-hidden, .skip-link')) continue;
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    if (el.closest('[hidden], dialog:not([open]), .visually-hidden, .skip-link')) continue;
     const box = el.getBoundingClientRect();
     if (box.width === 0 && box.height === 0) continue;
-    if (box.width < %(min)d - 0.5 || box.height < %(min)d - 0.5) {
-      small.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className ? '.' + String(el.className).split(' ').join('.') : ''} "${(el.innerText || el.value || el.getAttribute('aria-label') || '').trim().slice(0, 30)}" ${Math.round(box.width)}x${Math.round(box.height)}`);
+    if (box.width < min - 0.5 || box.height < min - 0.5) {
+      const name = (el.innerText || el.value || el.getAttribute('aria-label') || '').trim().slice(0, 30);
+      const id = el.id ? '#' + el.id : '';
+      small.push(`${el.tagName.toLowerCase()}${id} "${name}" ${Math.round(box.width)}x${Math.round(box.height)}`);
     }
   }
   return small;
-}""" % {"min": TAP_MIN_PX}
+}"""
 
 # Visible text, one entry per text node (scripts, styles and hidden parts left out).
 VISIBLE_TEXTS = """() => {
@@ -206,7 +208,7 @@ def test_every_page_of_every_role_at_both_widths_in_both_languages(browser, serv
                             if slips:
                                 result.failures.append(f"{label}: untranslated {slips}")
                         if phone and spec.phone_page:
-                            small = page.evaluate(TAP_TARGETS)
+                            small = page.evaluate(TAP_TARGETS, TAP_MIN_PX)
                             if small:
                                 result.failures.append(f"{label}: tap targets under 44 px {small[:6]}")
                         violations = [
