@@ -19,7 +19,6 @@ and printed at the end of the run.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from django.conf import settings
 from simulation.management.commands.seed_demo import DEMO_TOTP_SECRETS, STAFF_LOGINS, WORKER_LOGIN
 from tests.browser.conftest import PHONE, new_context, off_the_loop, sign_in
 from tests.browser.test_screenshots import demo_plant
+from tests.catalogue import english_msgids
 from workers.models import StaffRole
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -87,25 +87,6 @@ TIMING = """() => {
   const paint = performance.getEntriesByName('first-contentful-paint')[0];
   return {ttfb: nav ? nav.responseStart - nav.startTime : null, fcp: paint ? paint.startTime : null};
 }"""
-
-
-def english_msgids() -> set[str]:
-    """The English msgids whose Korean differs: seeing one of them, whole, on
-    a Korean page means a string escaped translation."""
-    text = (Path(settings.BASE_DIR) / "locale" / "ko" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
-    found = set()
-    for block in text.split("\n\n"):
-        ids = re.search(r'^msgid ((?:".*"\n?)+)', block, re.M)
-        strs = re.search(r'^msgstr(?:\[0\])? ((?:".*"\n?)+)', block, re.M)
-        if not ids or not strs:
-            continue
-        msgid = "".join(re.findall(r'"(.*)"', ids.group(1))).replace('\\"', '"')
-        msgstr = "".join(re.findall(r'"(.*)"', strs.group(1))).replace('\\"', '"')
-        # Only plain texts with a letter in them: "%(x)s" patterns and single
-        # symbols cannot be told apart from data.
-        if msgid and msgstr and msgid != msgstr and "%" not in msgid and re.search(r"[A-Za-z]{3}", msgid):
-            found.add(msgid)
-    return found
 
 
 @dataclass
