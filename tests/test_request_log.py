@@ -45,3 +45,12 @@ def test_the_404_page_is_localised_with_a_way_back(client, alice):
 def test_the_favicon_is_served(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response.url.endswith("favicon.svg")
+
+
+def test_the_500_page_renders_without_a_request_and_speaks_the_language():
+    from django.template import loader
+    from django.utils import translation
+
+    with translation.override("ko"):
+        page = loader.get_template("500.html").render({})
+    assert "문제가 생겼습니다" in page and 'href="/"' in page and 'lang="ko"' in page

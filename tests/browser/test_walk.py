@@ -135,6 +135,8 @@ def pages_of(plant: dict) -> list[Page]:
     ]
 
 
+# 96 page loads with an axe run each: about five minutes on a shared 2-core machine.
+@pytest.mark.timeout(900)
 def test_every_page_of_every_role_at_both_widths_in_both_languages(browser, server, browser_metrics, tmp_path):
     plant = off_the_loop(demo_plant, tmp_path)
     pages = pages_of(plant)
