@@ -54,6 +54,7 @@ def pages(scene) -> dict[str, list[str]]:
             "/me/data/",
             "/consultations/",
             "/consultations/new/",
+            "/me/appointments/",
             f"/consultations/{consultation.pk}/",
             f"/consultations/{from_alert.pk}/",
         ],
@@ -61,6 +62,7 @@ def pages(scene) -> dict[str, list[str]]:
             "/desk/",
             f"/workers/{alice.pk}/",
             f"/desk/sites/{alice.site_id}/",
+            "/desk/appointments/",
             "/consultations/",
             f"/consultations/{consultation.pk}/",
             f"/consultations/{from_alert.pk}/",
@@ -97,7 +99,7 @@ def test_korean_pages_show_no_english_from_the_catalogue(scene, django_user_mode
             found = sorted({text for text in visible_texts(response.content.decode()) if text in english})
             if found:
                 slips[f"{username or 'anonymous'} {path}"] = found
-    assert rendered == 26
+    assert rendered == 28
     assert slips == {}
 
 
