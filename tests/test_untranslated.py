@@ -55,6 +55,7 @@ def pages(scene) -> dict[str, list[str]]:
             "/consultations/",
             "/consultations/new/",
             "/me/appointments/",
+            "/me/guide/",
             f"/consultations/{consultation.pk}/",
             f"/consultations/{from_alert.pk}/",
         ],
@@ -99,7 +100,7 @@ def test_korean_pages_show_no_english_from_the_catalogue(scene, django_user_mode
             found = sorted({text for text in visible_texts(response.content.decode()) if text in english})
             if found:
                 slips[f"{username or 'anonymous'} {path}"] = found
-    assert rendered == 28
+    assert rendered == 29
     assert slips == {}
 
 

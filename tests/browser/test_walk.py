@@ -116,6 +116,7 @@ def pages_of(plant: dict) -> list[Page]:
         Page("portal-data", "worker", "/me/data/", True),
         Page("worker-consultations", "worker", "/consultations/", True),
         Page("worker-appointments", "worker", "/me/appointments/", True),
+        Page("worker-guides", "worker", "/me/guide/", True),
         Page("worker-consultation-new", "worker", "/consultations/new/", True),
         Page("worker-consultation", "worker", f"/consultations/{consultation.pk}/", True),
         Page("desk-triage", "clinician", "/desk/", True),
