@@ -347,6 +347,10 @@ LOG_FORMAT = env_str("LOG_FORMAT", "json" if REDIS_URL else "plain")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ValueError(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
 LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
+# A 403 is one line, without a traceback (healthhub/request_log.py); other
+# errors keep theirs.
+LOGGING["filters"]["refusals_without_traceback"] = {"()": "healthhub.request_log.RefusalsWithoutTraceback"}
+LOGGING["loggers"]["django.request"] = {"filters": ["refusals_without_traceback"]}
 
 # --- Alerts ------------------------------------------------------------------
 ALERTS = {
