@@ -163,8 +163,28 @@ CELERY_TASK_ACKS_LATE = True
 # Every worker consumes both queues (celery -A healthhub worker -Q urgent,celery),
 # and takes from them in that order ("priority"): an SOS or a fall is judged
 # before any routine evaluation waiting in the queue.
-CELERY_TASK_ROUTES = {"alerts.tasks.evaluate_worker_urgent": {"queue": "urgent"}}
-CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
+CELERY_TASK_ROUTES = {
+    "alerts.tasks.evaluate_worker_urgent": {"queue": "urgent"},
+    "alerts.tasks.evaluate_workers_urgent": {"queue": "urgent"},
+    "alerts.tasks.sweep_evaluations": {"queue": "urgent"},
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "queue_order_strategy": "priority",
+    # A task a dead worker had taken (acks_late) is delivered again after
+    # this long, not after the default hour: evaluations take seconds. A
+    # task still running past it may be delivered twice, which the claim in
+    # the outbox makes harmless (alerts.services.evaluations_run).
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 60),
+    # A dead or unreachable Redis fails a publish in about a second, not
+    # after the connection's default retries; the outbox keeps the request.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -176,6 +196,9 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-escalate-overdue": {"task": "alerts.tasks.escalate_overdue", "schedule": 30.0},
     "alerts-check-signals": {"task": "alerts.tasks.check_signals", "schedule": 60.0},
     "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
+    # The outbox's sweeper: evaluations whose request was lost (Redis
+    # restarted or down, a worker killed) are enqueued again.
+    "alerts-sweep-evaluations": {"task": "alerts.tasks.sweep_evaluations", "schedule": 5.0},
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
@@ -307,6 +330,16 @@ ALERTS = {
     # or a fall is evaluated at once on the "urgent" queue.
     "EVALUATE_EVERY_S": env_int("ALERT_EVALUATE_EVERY_S", 30),
     "URGENT_COALESCE_S": 2,
+    # Workers per routine evaluation task (their windows load in one query).
+    "EVALUATE_BATCH": env_int("ALERT_EVALUATE_BATCH", 100),
+    # The sweeper re-enqueues an SOS or a fall not evaluated this long after
+    # it was stored, and other readings after EVALUATE_EVERY_S plus this grace.
+    "URGENT_SWEEP_AFTER_S": env_int("ALERT_URGENT_SWEEP_AFTER_S", 5),
+    "ROUTINE_SWEEP_GRACE_S": env_int("ALERT_ROUTINE_SWEEP_GRACE_S", 15),
+    # How long an evaluation's claim on a worker lasts if its process dies.
+    "CLAIM_LEASE_S": env_int("ALERT_CLAIM_LEASE_S", 15),
+    # After a failed request the fast path rests this long (the sweeper covers it).
+    "FAST_PATH_PAUSE_S": env_int("ALERT_FAST_PATH_PAUSE_S", 5),
 }
 
 # --- Consultations: WebRTC video calls --------------------------------------

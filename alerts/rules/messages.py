@@ -10,6 +10,11 @@ LOW_BATTERY = gettext_noop("Wearable battery is low: charge it")
 SOS = gettext_noop("SOS pressed")
 FALL_STILL = gettext_noop("Fall with no movement")
 FALL = gettext_noop("Fall detected")
+# An SOS or a fall the device delivered late (buffered while offline); the
+# alert's evidence has when it happened and when it arrived.
+SOS_DELAYED = gettext_noop("SOS pressed earlier, received late: check the time it was pressed")
+FALL_DELAYED = gettext_noop("Fall detected earlier, received late: check the time it happened")
+FALL_STILL_DELAYED = gettext_noop("Fall with no movement, received late: check the time it happened")
 HEAT_STRAIN = gettext_noop("Heat strain: stop work and rest in the shade with water")
 REST_OVERDUE = gettext_noop("Heat index is high: take a 20-minute break in the shade")
 HYPOXEMIA_URGENT = gettext_noop("Blood oxygen is very low")
@@ -21,4 +26,5 @@ EARLY_WARNING = gettext_noop("Early-warning score is high at rest: see the clini
 ALL = [
     OFF_BODY, SIGNAL_LOST, LOW_BATTERY, SOS, FALL_STILL, FALL, HEAT_STRAIN, REST_OVERDUE,
     HYPOXEMIA_URGENT, HYPOXEMIA, FEVER, ILLNESS, EARLY_WARNING,
+    SOS_DELAYED, FALL_DELAYED, FALL_STILL_DELAYED,
 ]  # fmt: skip
