@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
+from healthhub.layers import CLOSE_TRY_AGAIN, LAYER_ERRORS, OutageHandlers
 from workers.models import StaffRole
 from workers.roles import sites_for_role, worker_of
 
@@ -26,7 +26,7 @@ def groups_for(user, site_group: Callable[[int], str], worker_group: Callable[[i
     return groups
 
 
-class RoleStreamConsumer(AsyncWebsocketConsumer):
+class RoleStreamConsumer(OutageHandlers):
     """Subclasses name their group functions; events go out as the
     subclass's handlers send them. Actions go through the pages and the API."""
 
@@ -44,14 +44,24 @@ class RoleStreamConsumer(AsyncWebsocketConsumer):
         if not groups:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except LAYER_ERRORS:
+            # No live events without Redis: a clear "try again later" (the
+            # page reconnects with backoff), not a failed handshake.
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         self.groups_joined = groups
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except LAYER_ERRORS:
+                return  # the group's membership expires in Redis on its own
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return  # one-way

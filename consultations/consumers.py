@@ -24,7 +24,6 @@ from typing import Any
 
 import orjson
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
 from accounts.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
@@ -32,6 +31,7 @@ from consultations import services
 from consultations.models import Consultation, ConsultationStatus
 from consultations.payloads import message_payload
 from consultations.selectors import Side, consultation_for, side_of
+from healthhub.layers import OutageHandlers
 from healthhub.live import (
     consultation_clinicians_group,
     consultation_group,
@@ -65,7 +65,7 @@ def _dumps(data: dict[str, Any]) -> str:
     return orjson.dumps(data).decode()
 
 
-class ConsultationConsumer(AsyncWebsocketConsumer):
+class ConsultationConsumer(OutageHandlers):
     consultation_id: int
     side: Side | None = None
     groups_joined: list[str]

@@ -134,13 +134,24 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis going away pauses live events instead of ending every
+            # socket of the process (healthhub/layers.py).
+            "BACKEND": "healthhub.layers.ResilientRedisChannelLayer",
             "CONFIG": {
                 # redis-py's default socket timeout (5 s) is exactly the
                 # blocking receive of channels-redis (BZPOPMIN, 5 s): on a busy
                 # server the empty reply arrives a little late, the read times
                 # out, and the consumer that was receiving dies (close 1011).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # A dead Redis fails a connect in 2 s, and a pooled connection
+                # idle for 10 s is checked before it is used again.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 2,
+                        "health_check_interval": 10,
+                    }
+                ],
                 "capacity": 1000,
                 "expiry": 60,
             },
@@ -148,7 +159,16 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # The cache only coalesces evaluation requests: a dead Redis must
+            # fail fast, and a connection broken by a restart is checked
+            # before it is reused.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2, "health_check_interval": 10},
+        }
+    }
 else:
     # Works inside one process only: the demo runs server, ingestion and
     # Celery tasks in that one process.
