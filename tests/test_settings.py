@@ -40,7 +40,7 @@ print(json.dumps({
     "secret_key": s.SECRET_KEY,
     "debug": s.DEBUG,
     "allowed_hosts": s.ALLOWED_HOSTS,
-}))
+}, default=lambda o: getattr(o, "__qualname__", repr(o))))
 """
 
 
@@ -76,10 +76,22 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis():
     )
     assert s["engine"] == "django.db.backends.postgresql"
     assert (s["name"], s["host"], s["port"]) == ("healthhub", "db.example", 5433)
-    assert s["options"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 30}
+    assert s["options"]["pool"] == {
+        "min_size": 2,
+        "max_size": 20,
+        "timeout": 30,
+        "check": "ConnectionPool.check_connection",  # a connection broken by a restart is not handed out
+    }
     assert s["conn_max_age"] == 0  # the pool, not persistent connections
-    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
-    assert s["layer_hosts"] == [{"address": "redis://cache.example:6379/2", "socket_timeout": 15}]
+    assert s["layer"] == "healthhub.layers.ResilientRedisChannelLayer"
+    assert s["layer_hosts"] == [
+        {
+            "address": "redis://cache.example:6379/2",
+            "socket_timeout": 15,
+            "socket_connect_timeout": 2,
+            "health_check_interval": 10,
+        }
+    ]
     assert (s["broker"], s["eager"]) == ("redis://cache.example:6379/2", False)
     assert (s["celery_broker"], s["celery_eager"]) == ("redis://cache.example:6379/2", False)
 
