@@ -106,8 +106,14 @@ class OutageHandlers(AsyncWebsocketConsumer):
     1013 when live events stop, so that the page reconnects (with backoff)
     and reloads what it missed once Redis is back."""
 
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        self.close_sent = True
+        await super().close(code=code, reason=reason)
+
     async def layer_lost(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_TRY_AGAIN)
+        # The stream may have closed already (refused at connect for the same outage).
+        if not getattr(self, "close_sent", False):
+            await self.close(code=CLOSE_TRY_AGAIN)
 
     async def layer_restored(self, event: dict[str, Any]) -> None:
         return
