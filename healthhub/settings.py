@@ -120,20 +120,18 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
     # Django's psycopg 3 pool; connections are returned after each request or
     # database_sync_to_async call, so the pool bounds connections per process.
-    from psycopg_pool import ConnectionPool
-
     from healthhub.dbpool import reconnect_promptly
 
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN", 2),
         "max_size": env_int("DATABASE_POOL_MAX", 20),
         "timeout": 30,
-        # A connection broken by a database restart is found out when it is
-        # taken from the pool (one empty round trip), not by the batch that
-        # would fail on it.
-        "check": ConnectionPool.check_connection,
     }
     _db["CONN_MAX_AGE"] = 0
+    # With the pool, Django makes this the pool's check: a connection broken
+    # by a database restart is found out when it is taken from the pool (one
+    # empty round trip), not by the batch that would fail on it.
+    _db["CONN_HEALTH_CHECKS"] = True
     reconnect_promptly()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
