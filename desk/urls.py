@@ -1,6 +1,6 @@
 from django.urls import path
 
-from desk import triage, views
+from desk import appointments, triage, views
 
 app_name = "desk"
 
@@ -10,4 +10,8 @@ urlpatterns = [
     path("desk/", triage.triage, name="triage"),
     path("desk/alerts/<int:alert_id>/row/", triage.triage_row, name="triage-row"),
     path("desk/sites/<int:site_id>/", views.site_overview, name="desk-site"),
+    path("desk/appointments/", appointments.appointments, name="appointments"),
+    path("desk/appointments/propose/", appointments.propose, name="appointment-propose"),
+    path("desk/appointments/<int:appointment_id>/join/", appointments.join, name="appointment-join"),
+    path("desk/calendar/<str:token>.ics", appointments.calendar_feed, name="calendar-feed"),
 ]

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.messages import alert_labels
+from appointments.models import Mode
 from desk import selectors
 from desk.triage_queue import alerts_between
 from devices.protocol import METRICS
@@ -101,6 +102,7 @@ def worker_detail(request: HttpRequest, worker_id: int) -> HttpResponse:
             "chart_data": chart_data,
             "ranges": [(key, selectors.RANGE_LABELS[key]) for key, _, _ in selectors.CHART_RANGES],
             "is_clinician": has_staff_role(request.user, StaffRole.CLINICIAN),
+            "appointment_modes": Mode.choices,
         },
     )
 
