@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
 from channels.db import database_sync_to_async
 
 from healthhub.layers import CLOSE_TRY_AGAIN, LAYER_ERRORS, OutageHandlers
@@ -64,4 +65,10 @@ class RoleStreamConsumer(OutageHandlers):
                 return  # the group's membership expires in Redis on its own
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        return  # one-way
+        # One-way: whatever a browser sends is answered, never acted on or
+        # silently dropped, and the connection stays.
+        await self.send(
+            text_data=orjson.dumps(
+                {"type": "error", "code": "one_way", "detail": "this socket only sends; act through the API"}
+            ).decode()
+        )

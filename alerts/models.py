@@ -114,6 +114,9 @@ class AlertEvent(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     detail = models.JSONField(default=dict, blank=True)
+    # A clinician's note (detail["note"]) is for the site's clinicians unless
+    # its author chose to share it with the worker when writing it.
+    shared_with_worker = models.BooleanField(_("shared with the worker"), default=False)
 
     class Meta:
         ordering = ["at", "id"]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Avg, Q, QuerySet
 
-from alerts.models import Alert, Baseline, SiteThresholds
+from alerts.models import Alert, AlertEvent, Baseline, SiteThresholds
 from alerts.rules.base import Profile, Sample, Window
 from alerts.rules.thresholds import DEFAULTS, Thresholds
 from devices.buckets import EpochBucket
@@ -148,3 +148,46 @@ def checkin_temperature_today(worker: Worker, now: datetime) -> float | None:
 def alerts_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Alert]:
     """Alerts of the workers whose health data ``user`` may read."""
     return Alert.objects.filter(worker__in=workers_health_visible_to(user))
+
+
+# What an alert's history tells its worker: what happened and when, the
+# severity change, and the notes their clinicians chose to share. Private
+# notes (the default) and whom an escalation went to are for the site's
+# clinicians only.
+WORKER_EVENT_DETAIL = ("severity", "previous")
+
+
+def alert_events_for(user: AbstractBaseUser, alert: Alert) -> list[dict]:
+    """The alert's events as ``user`` may see them. The caller has checked
+    that ``user`` may see the alert (alerts_visible_to): the worker it is
+    about, or a clinician of the worker's site. The worker gets only the
+    notes shared with them; anyone else here is a clinician and gets all."""
+    events = alert.events.select_related("by")
+    if alert.worker.user_id != user.pk:
+        return [
+            {
+                "at": e.at,
+                "action": e.action,
+                "by": e.by.username if e.by else None,
+                "detail": e.detail,
+                "shared": e.shared_with_worker,
+            }
+            for e in events
+        ]
+    visible = []
+    for e in events:
+        if e.action == AlertEvent.Action.NOTE and not e.shared_with_worker:
+            continue
+        detail = {key: e.detail[key] for key in WORKER_EVENT_DETAIL if key in e.detail}
+        if e.shared_with_worker and e.detail.get("note"):
+            detail["note"] = e.detail["note"]
+        visible.append(
+            {
+                "at": e.at,
+                "action": e.action,
+                "by": e.by.username if e.by else None,
+                "detail": detail,
+                "shared": e.shared_with_worker,
+            }
+        )
+    return visible

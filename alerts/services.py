@@ -83,8 +83,10 @@ def _device_text(message: str) -> str:
         return gettext(message)
 
 
-def _event(alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, **detail) -> None:
-    AlertEvent.objects.create(alert=alert, at=now, action=action, by=by, detail=detail)
+def _event(
+    alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, *, shared: bool = False, **detail
+) -> None:
+    AlertEvent.objects.create(alert=alert, at=now, action=action, by=by, detail=detail, shared_with_worker=shared)
 
 
 def _snoozed(worker_id: int, kind: str, severity: str, now: datetime) -> bool:
@@ -181,7 +183,7 @@ def _locked(alert_id: int) -> Alert:
 
 
 @transaction.atomic
-def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Alert:
+def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "", share_with_worker: bool = False) -> Alert:
     alert = _locked(alert_id)
     if alert.status != AlertStatus.OPEN:
         raise AlertActionError(f"the alert is {alert.status}, not open")
@@ -191,13 +193,13 @@ def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "") ->
     alert.acknowledged_by = by
     alert.updated_at = now
     alert.save()
-    _event(alert, AlertEvent.Action.ACKNOWLEDGED, now, by, note=note)
+    _event(alert, AlertEvent.Action.ACKNOWLEDGED, now, by, note=note, shared=share_with_worker and bool(note))
     _publish(alert, "acknowledged")
     return alert
 
 
 @transaction.atomic
-def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Alert:
+def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "", share_with_worker: bool = False) -> Alert:
     alert = _locked(alert_id)
     if alert.status == AlertStatus.RESOLVED:
         raise AlertActionError("the alert is already resolved")
@@ -207,18 +209,20 @@ def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Ale
     alert.resolved_by = by
     alert.updated_at = now
     alert.save()
-    _event(alert, AlertEvent.Action.RESOLVED, now, by, note=note)
+    _event(alert, AlertEvent.Action.RESOLVED, now, by, note=note, shared=share_with_worker and bool(note))
     _publish(alert, "resolved")
     return alert
 
 
 @transaction.atomic
-def alert_annotate(*, alert_id: int, by: AbstractBaseUser, note: str) -> Alert:
+def alert_annotate(*, alert_id: int, by: AbstractBaseUser, note: str, share_with_worker: bool = False) -> Alert:
+    """A clinician's note on the alert: private to the site's clinicians
+    unless ``share_with_worker`` (alerts.selectors.alert_events_for)."""
     note = note.strip()
     if not note:
         raise AlertActionError("a note cannot be empty")
     alert = _locked(alert_id)
-    _event(alert, AlertEvent.Action.NOTE, timezone.now(), by, note=note[:2000])
+    _event(alert, AlertEvent.Action.NOTE, timezone.now(), by, note=note[:2000], shared=share_with_worker)
     _publish(alert, "annotated")
     return alert
 
