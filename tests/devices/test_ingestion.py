@@ -78,3 +78,27 @@ def test_a_failed_group_commit_is_retried_batch_by_batch(alice_device, bob, char
     # Only the stored batches ask for evaluation, and only they are in the outbox.
     assert received.workers_to_evaluate == {device_a.worker_id, device_c.worker_id}
     assert set(EvaluationDue.objects.values_list("worker_id", flat=True)) == {device_a.worker_id, device_c.worker_id}
+
+
+@pytest.mark.django_db
+def test_the_http_fallback_answers_200_after_committing_even_when_the_queue_is_down(alice_device, monkeypatch):
+    from alerts import services as alert_services
+    from tests.devices.test_ingest_http import post
+    from tests.devices.wsclient import iso, now_utc
+
+    _, token = alice_device
+
+    def redis_down(task, *args):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("healthhub.dispatch.enqueue", redis_down)
+    alert_services._fast_path.resume_at = 0.0
+    try:
+        response = post(token, batch(1, [{"metric": "sos", "value": 1, "at": iso(now_utc())}]))
+        assert response.status_code == 200
+        assert (response.json()["accepted"], response.json()["duplicates"]) == (1, 0)
+        row = EvaluationDue.objects.get(worker_id=alice_device[0].worker_id)
+        assert row.urgent_since is not None  # the sweeper will find it
+    finally:
+        alert_services._fast_path.resume_at = 0.0
+        alert_services._fast_path.down = False
