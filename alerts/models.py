@@ -34,6 +34,7 @@ class AlertKind(models.TextChoices):
     REST_OVERDUE = "rest_overdue", _("Rest break overdue")
     OFF_BODY = "off_body", _("Wearable off or loose")
     SIGNAL_LOST = "signal_lost", _("Signal lost")
+    NO_HEART_RATE = "no_heart_rate", _("No heart rate")
     LOW_BATTERY = "low_battery", _("Low battery")
 
 

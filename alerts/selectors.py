@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Avg, Q, QuerySet
+from django.db.models import Avg, Case, Q, QuerySet, Sum, When
 
 from alerts.models import Alert, AlertEvent, Baseline, SiteThresholds
 from alerts.rules.base import Profile, Sample, Window
@@ -53,7 +53,9 @@ def windows_load(worker_ids: list[int] | set[int], now: datetime) -> dict[int, W
         )
         .annotate(minute=EpochBucket("measured_at", 60))
         .values("worker_id", "metric", "minute")
-        .annotate(mean=Avg("value"))
+        # A minute of steps is their count (the rules read steps per minute);
+        # of anything else, the mean.
+        .annotate(mean=Case(When(metric="steps", then=Sum("value")), default=Avg("value")))
         .order_by("minute")
     )
     for row in older:
@@ -87,6 +89,7 @@ def profile_load(worker: Worker, now: datetime) -> Profile:
     return Profile(
         age=max(16, now.year - worker.birth_year),
         acclimatized=worker.acclimatized,
+        spo2_scale2=worker.hypercapnic_respiratory_failure,
         on_shift=worker_on_shift(worker, now),
         rest_hr_baseline=baseline.rest_hr_median if baseline else None,
         rest_hr_spread=baseline.rest_hr_spread if baseline else None,

@@ -17,6 +17,11 @@ api_v1 = [
     path("workers/<int:worker_id>/readings/", device_apis.WorkerReadingsApi.as_view(), name="worker-readings"),
     path("checkins/", worker_apis.CheckInApi.as_view(), name="checkin"),
     path("workers/<int:worker_id>/checkins/", worker_apis.WorkerCheckInsApi.as_view(), name="worker-checkins"),
+    path(
+        "workers/<int:worker_id>/clinical-profile/",
+        worker_apis.WorkerClinicalProfileApi.as_view(),
+        name="worker-clinical-profile",
+    ),
     path("workers/<int:worker_id>/snoozes/", alert_apis.SnoozeApi.as_view(), name="worker-snooze"),
     path("alerts/", alert_apis.AlertListApi.as_view(), name="alerts"),
     path("alerts/<int:alert_id>/", alert_apis.AlertDetailApi.as_view(), name="alert"),
