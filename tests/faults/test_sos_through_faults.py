@@ -441,7 +441,12 @@ def test_redis_restarted_without_persistence_with_urgent_work_queued(stack, wear
     during = Press("during", wearers[1], time.monotonic())
     during.ack = press_by_socket(stack.server, wearers[1])
     assert during.ack["accepted"] == 1
-    queued = stack.redis.command("LLEN", "urgent")
+    # The request is enqueued just after the ack (the acks go out first).
+    deadline = time.monotonic() + 5
+    while stack.redis.command("LLEN", "urgent") in (None, "0") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    queued = int(stack.redis.command("LLEN", "urgent") or 0)
+    assert queued >= 1, "the urgent evaluation never reached the queue"
     stack.redis.kill()  # without persistence: the queued task is gone
     stack.redis.start()
     stack.worker.start()
