@@ -18,7 +18,9 @@ from django.utils.translation import gettext
 from alerts.lag import EVALUATION_LAG
 from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze
 from alerts.rules.base import Evaluation, State
+from devices import protocol
 from devices.models import Device, DeviceStatus
+from healthhub import metrics
 from healthhub.live import device_group, group_send_now, site_clinicians_group, worker_group
 from workers.models import Worker
 from workers.names import person_name
@@ -57,6 +59,8 @@ def _publish(alert: Alert, change: str, *, to_device: bool = False) -> None:
     event = {"type": "alert.changed", "change": change, "alert": payload}
     site_id = Worker.objects.filter(pk=alert.worker_id).values_list("site_id", flat=True).first()
 
+    action = protocol.alert_action(alert.kind, alert.severity)
+
     def send() -> None:
         group_send_now(site_clinicians_group(site_id), event)
         group_send_now(worker_group(alert.worker_id), event)
@@ -70,8 +74,12 @@ def _publish(alert: Alert, change: str, *, to_device: bool = False) -> None:
                         "id": str(alert.pk),
                         "kind": alert.kind,
                         "severity": alert.severity,
-                        # The wearable speaks the site's language (Korean by default).
-                        "message": _device_text(alert.message),
+                        # What the wearable needs to vibrate and show, nothing
+                        # more: whoever holds it may not be the worker.
+                        "action": action,
+                        # For devices that still read ``message``: the action's
+                        # fixed phrase in the site's language (Korean by default).
+                        "message": _device_text(protocol.LEGACY_MESSAGE[action]),
                     },
                 )
 
@@ -367,7 +375,9 @@ def evaluations_run(
 def _record_lag(claims: list, done_at: datetime) -> None:
     for claim in claims:
         if claim.pending_since is not None:
-            EVALUATION_LAG.observe((done_at - claim.pending_since).total_seconds(), urgent=claim.urgent)
+            lag = (done_at - claim.pending_since).total_seconds()
+            EVALUATION_LAG.observe(lag, urgent=claim.urgent)
+            metrics.EVALUATION_LAG.observe(lag)  # /metrics, across the processes of a host
 
 
 def evaluations_sweep(*, now: datetime | None = None) -> tuple[int, int]:

@@ -31,6 +31,8 @@ from devices.protocol import FrameError, Limits
 from devices.services import IncomingBatch
 from healthhub.layers import LAYER_ERRORS
 from healthhub.live import device_group
+from healthhub.logs import bind_device
+from healthhub.metrics import ACK_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             return
         assert isinstance(login, DeviceLogin)
         self.device_id, self.serial, self.worker_id = login.device_id, login.serial, login.worker_id
+        bind_device(login.serial)  # this socket's log records name the device from here on
         self.last_touch = time.monotonic() - self.conf["TOUCH_INTERVAL_S"]  # first batch touches
         RATE_BUCKETS.open(login.device_id, self.conf["RATE_PER_S"], self.conf["RATE_BURST"])
         if not await self._join_group():
@@ -205,6 +208,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         if touch:
             self.last_touch = now
         await self._send(ack)
+        ACK_LATENCY.observe(time.monotonic() - now)
         if not active:
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
 
@@ -232,7 +236,9 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self.close(code=1012)
 
     async def alert_push(self, event: dict[str, Any]) -> None:
-        await self._send(protocol.alert_message(event["id"], event["kind"], event["severity"], event["message"]))
+        await self._send(
+            protocol.alert_message(event["id"], event["kind"], event["severity"], event["action"], event["message"])
+        )
 
 
 def _bearer_token(scope: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 
 from healthhub.env import env_bool, env_int, env_list, env_str
+from healthhub.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("HEALTHHUB_DATA_DIR", str(BASE_DIR / "var")))
@@ -26,7 +27,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -57,8 +57,16 @@ INSTALLED_APPS = [
 # image does not ship it, so it is installed only where it is present.
 if importlib.util.find_spec("simulation") is not None:
     INSTALLED_APPS.append("simulation")
+# daphne gives `manage.py runserver` its ASGI server; it is a development
+# dependency (it brings Twisted), absent from the production image, which
+# serves with uvicorn.
+if importlib.util.find_spec("daphne") is not None:
+    INSTALLED_APPS.insert(0, "daphne")
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, before the host check and sessions.
+    "healthhub.health.HealthMiddleware",
+    "healthhub.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -195,6 +203,8 @@ CELERY_TASK_ROUTES = {
     "alerts.tasks.evaluate_worker_urgent": {"queue": "urgent"},
     "alerts.tasks.evaluate_workers_urgent": {"queue": "urgent"},
     "alerts.tasks.sweep_evaluations": {"queue": "urgent"},
+    # The readiness heartbeat (healthhub.health): quick, and it must not wait behind routine work.
+    "healthhub.heartbeat": {"queue": "urgent"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_order_strategy": "priority",
@@ -221,6 +231,7 @@ CELERY_TIMEZONE = "UTC"
 # Periodic tasks: a static schedule, run by celery beat or, in the embedded
 # default, by healthhub.dispatch.start_embedded_beat inside the server.
 CELERY_BEAT_SCHEDULE = {
+    "healthhub-heartbeat": {"task": "healthhub.heartbeat", "schedule": 30.0},
     "alerts-escalate-overdue": {"task": "alerts.tasks.escalate_overdue", "schedule": 30.0},
     "alerts-check-signals": {"task": "alerts.tasks.check_signals", "schedule": 60.0},
     "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
@@ -229,11 +240,17 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-sweep-evaluations": {"task": "alerts.tasks.sweep_evaluations", "schedule": 5.0},
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
+    # --- hrprivacy: snapshots of closed days and weeks for the HR pages ---
+    "insights-take-snapshots": {"task": "insights.tasks.take_snapshots", "schedule": 900.0},
+    # --- end hrprivacy ---
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
+    "devices-maintain-partitions": {"task": "devices.tasks.maintain_partitions", "schedule": 3600.0},
     "consultations-overdue-questions": {"task": "consultations.tasks.mark_overdue_questions", "schedule": 60.0},
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
     "appointments-close-past": {"task": "appointments.tasks.close_past", "schedule": 300.0},
 }
+# /readyz fails when the worker or beat heartbeat is older than this.
+HEARTBEAT_STALE_S = env_int("HEARTBEAT_STALE_S", 120)
 # Embedded default only: run eager tasks on a background thread (so that
 # ingestion never waits for them) and the beat schedule inside the server.
 EMBEDDED_TASKS_IN_BACKGROUND = env_bool("EMBEDDED_TASKS_IN_BACKGROUND", True)
@@ -292,6 +309,21 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 HEALTHHUB_REQUIRE_MFA = env_bool("HEALTHHUB_REQUIRE_MFA", True)
 # Staff are signed out after this long without a request; everyone after SESSION_COOKIE_AGE.
 STAFF_IDLE_TIMEOUT = env_int("STAFF_IDLE_TIMEOUT", 30 * 60)
+# Every open browser socket re-checks its session (signed out, expired,
+# deactivated, role or sites changed) at least this often; the events that
+# close sockets at once are in accounts/socket_receivers.py (docs/sockets.md).
+SOCKET_RECHECK_S = env_int("SOCKET_RECHECK_S", 15)
+# The client address for the sign-in lockout: REMOTE_ADDR, unless the server
+# runs behind reverse proxies, listed here (addresses or networks); then the
+# nearest address in X-Forwarded-For that is not one of them (accounts.client_address).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
+# "Clinician", "clinician" and "CLINICIAN" are one username to sign-in, so one to the lockout.
+AXES_USERNAME_CALLABLE = "accounts.adapters.lockout_username"
+# Readings from a wearable linked to a worker (or given a new key) less than
+# this long ago are marked on the clinicians' worker page: they may not be
+# the worker's yet.
+DEVICE_NEW_LINK_HOURS = env_int("DEVICE_NEW_LINK_HOURS", 24)
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -356,16 +388,13 @@ DEVICE_PROTOCOL = {
     "TOUCH_INTERVAL_S": float(env_int("DEVICE_TOUCH_INTERVAL_S", 15)),
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "axes.apps": {"level": "WARNING"},  # its start-up banner on every command
-    },
-}
+# One JSON object per line where logs are collected (LOG_FORMAT=json: the
+# image sets it, and it is the default with Redis, i.e. the production
+# topology); plain lines in the demo. Both carry the request id and device.
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if REDIS_URL else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ValueError(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
+LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
 
 # --- Alerts ------------------------------------------------------------------
 ALERTS = {
@@ -409,6 +438,12 @@ INSIGHTS = {
     # K may be raised, never lowered below 5.
     "K": env_int("INSIGHTS_K", 5),
     "FEVER_TEMPERATURE": 37.5,
+    # HR pages read snapshots of closed days and weeks (insights.services.
+    # snapshots_take): a day is closed this long after its local midnight,
+    # and this many past weeks and days are filled in when missing.
+    "SNAPSHOT_GRACE_MINUTES": env_int("INSIGHTS_SNAPSHOT_GRACE_MINUTES", 60),
+    "SNAPSHOT_WEEKS": env_int("INSIGHTS_SNAPSHOT_WEEKS", 12),
+    "SNAPSHOT_DAYS": env_int("INSIGHTS_SNAPSHOT_DAYS", 28),
 }
 if INSIGHTS["K"] < 5:
     raise ValueError("INSIGHTS_K may only be raised above 5, never lowered")
