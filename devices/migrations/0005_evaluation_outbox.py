@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('devices', '0003_reading_time_brin'),
+        ('devices', '0004_reading_partitioned_by_day'),
         ('workers', '0005_consent_text_v1'),
     ]
 
