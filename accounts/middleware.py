@@ -14,7 +14,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.languages import supported
@@ -128,26 +127,27 @@ class SocketSafetyMiddleware:
 
 
 class WorkerLanguageMiddleware:
-    """A worker reads every page in the language they chose (Worker.language),
-    on any phone and whatever the browser asks for; until they choose, and
-    for staff, LocaleMiddleware's choice (cookie, then Accept-Language)
-    stands. Placed after AuthenticationMiddleware; LocaleMiddleware's
-    response half then labels the response with the language activated here."""
+    """A worker reads the portal in their own language (Worker.language) on
+    any browser: when they sign in, the response sets it as the browser's
+    language cookie, which LocaleMiddleware prefers to Accept-Language from
+    then on; their language switch (accounts.views.set_language) changes
+    both. Staff keep what their browser asks for."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        language = _worker_language(request)
+        response = self.get_response(request)
+        language = supported(getattr(request, "worker_language", ""))
         if language:
-            translation.activate(language)
-            request.LANGUAGE_CODE = language
-        return self.get_response(request)
-
-
-def _worker_language(request: HttpRequest) -> str:
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return ""
-    worker = getattr(user, "worker", None)  # a reverse one-to-one: absent for staff
-    return supported(getattr(worker, "language", ""))
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH,
+                domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+        return response

@@ -25,6 +25,16 @@ def _mark_signed_in(sender: Any, request: HttpRequest | None, user: AbstractBase
     request.session[SESSION_SEEN_AT] = now
 
 
+@receiver(user_logged_in, dispatch_uid="healthhub.languages.signed_in")
+def _remember_worker_language(sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
+    """A worker signing in on any browser gets their own language (Worker.
+    language) as that browser's choice; WorkerLanguageMiddleware sets the
+    cookie on the response."""
+    worker = getattr(user, "worker", None)
+    if request is not None and worker is not None:
+        request.worker_language = worker.language
+
+
 def _mark_second_factor(request: HttpRequest | None, user: AbstractBaseUser) -> None:
     if request is not None and hasattr(request, "session"):
         request.session[SESSION_SECOND_FACTOR_USER] = str(user.pk)

@@ -23,12 +23,20 @@ def po_blocks(path: Path) -> list[str]:
     """The entries of a .po file, each with its comment lines. Split before
     every msgid line rather than at blank lines: entries appended by several
     branches and merged by union sometimes lose the blank line between them."""
-    return re.split(r'\n(?=(?:#[^\n]*\n)*msgid ")', path.read_text(encoding="utf-8"))
+    blocks: list[str] = []
+    for piece in re.split(r'\n(?=(?:#[^\n]*\n)*(?:msgctxt [^\n]*\n)?msgid ")', path.read_text(encoding="utf-8")):
+        # The split also falls between a msgctxt line and its msgid: rejoin.
+        if blocks and blocks[-1].rsplit("\n", 1)[-1].startswith("msgctxt "):
+            blocks[-1] += "\n" + piece
+        else:
+            blocks.append(piece)
+    return blocks
 
 
 def po_entries(path: Path) -> list[tuple[str, str]]:
     """(msgid, msgstr) pairs of a .po file, multi-line strings joined, the
-    header skipped; a fuzzy entry counts as untranslated."""
+    header skipped; a fuzzy entry counts as untranslated. An entry with a
+    context (pgettext) is keyed "context\x04msgid", as gettext compiles it."""
 
     def joined(quoted: str) -> str:
         return "".join(re.findall(r'"(.*)"', quoted))
@@ -39,7 +47,9 @@ def po_entries(path: Path) -> list[tuple[str, str]]:
         strs = re.search(r'^msgstr(?:\[0\])? ((?:".*"\n?)+)', block, re.M)
         if ids and strs and joined(ids.group(1)):
             fuzzy = re.search(r"^#,.*\bfuzzy\b", block, re.M) is not None
-            entries.append((joined(ids.group(1)), "" if fuzzy else joined(strs.group(1))))
+            context = re.search(r'^msgctxt ((?:".*"\n?)+)', block, re.M)
+            key = (joined(context.group(1)) + "\x04" if context else "") + joined(ids.group(1))
+            entries.append((key, "" if fuzzy else joined(strs.group(1))))
     return entries
 
 

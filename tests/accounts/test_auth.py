@@ -251,6 +251,9 @@ def test_a_worker_without_an_app_is_not_blocked(client, require_mfa, alice):
 
 
 def test_a_worker_may_enrol_and_then_signs_in_with_the_code(client, require_mfa, alice):
+    # Signing in sets the worker's own language (docs/languages.md).
+    alice.language = "en"
+    alice.save()
     post_login(client, "alice")
     assert "Set up" in client.get("/accounts/2fa/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert client.get(ENROL_URL).status_code == 200

@@ -1,6 +1,7 @@
 """A worker's language is chosen once and remembered: every page after that
-is in it, on any browser; staff keep the browser's choice; the clinician
-sees the worker's language on the worker page."""
+is in it, and signing in on another browser brings it along; staff keep the
+browser's choice; the clinician sees the worker's language on the worker
+page."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from django.urls import reverse
 from accounts.languages import scope_requested_language, user_language
 from workers.models import Worker
 from workers.services import UnknownLanguage, worker_language_set
+
+
+def sign_in(client: Client, user) -> None:
+    """Through the login form, as a browser does (the cast's password is "pw")."""
+    response = client.post(reverse("account_login"), {"username": user.username, "password": "pw"})
+    assert response.status_code == 302, response.content.decode()[:500]
 
 
 def choose(client: Client, language: str, next_url: str = "/me/") -> None:
@@ -33,7 +40,8 @@ def test_a_workers_choice_is_remembered_and_follows_them_to_another_browser(alic
 
     # Another browser, asking for Korean, without the language cookie.
     other = Client(HTTP_ACCEPT_LANGUAGE="ko")
-    other.force_login(alice.user)
+    sign_in(other, alice.user)
+    assert other.cookies[settings.LANGUAGE_COOKIE_NAME].value == "vi"
     page = other.get(reverse("portal:today"))
     assert page["Content-Language"] == "vi"
     assert '<html lang="vi">' in page.content.decode()
@@ -67,24 +75,30 @@ def test_staff_keep_the_browsers_choice_and_nothing_is_stored(client, clara):
     assert fresh.get(reverse("desk:triage"))["Content-Language"] == "en"
 
 
-def test_a_worker_who_never_chose_follows_the_browser(alice):
-    browser = Client(HTTP_ACCEPT_LANGUAGE="vi-VN,vi;q=0.9")
-    browser.force_login(alice.user)
+def test_a_worker_enrolled_in_vietnamese_reads_vietnamese_from_the_first_sign_in(alice):
+    worker_language_set(worker=alice, language="vi")
+    browser = Client(HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9")
+    sign_in(browser, alice.user)
     assert browser.get(reverse("portal:today"))["Content-Language"] == "vi"
-    assert Worker.objects.get(pk=alice.pk).language == ""
+
+
+def test_staff_signing_in_get_no_language_cookie(clara):
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    sign_in(browser, clara)
+    assert settings.LANGUAGE_COOKIE_NAME not in browser.cookies
 
 
 def test_the_clinician_sees_the_workers_language(client, alice, clara):
     client.force_login(clara)
     url = reverse("desk:worker-detail", args=[alice.pk])
-    assert "선택한 언어 없음" in client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert '언어: <span lang="ko">한국어</span>' in client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     worker_language_set(worker=alice, language="vi")
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert '언어: <span lang="vi">Tiếng Việt</span>' in page
 
 
 def test_user_language_puts_the_workers_choice_first(alice, clara):
-    assert user_language(alice.user, requested="en") == "en"
+    assert user_language(alice.user, requested="en") == "ko"  # enrolled in the default
     worker_language_set(worker=alice, language="vi")
     alice.user.refresh_from_db()
     assert user_language(Worker.objects.get(pk=alice.pk).user, requested="en") == "vi"

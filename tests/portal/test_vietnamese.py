@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from consultations import services as consultations
 from portal.guidance import GUIDES
+from tests.accounts.test_languages import sign_in
 from tests.test_i18n import po_entries
 from workers.services import worker_language_set
 
@@ -48,7 +49,7 @@ def vietnamese_alice(alice, clara):
 def test_every_portal_page_is_in_the_workers_language(client, vietnamese_alice, language):
     alice, consultation = vietnamese_alice
     worker_language_set(worker=alice, language=language)
-    client.force_login(alice.user)
+    sign_in(client, alice.user)  # the sign-in brings the worker's language
     urls = [
         reverse(name)
         for name in (
@@ -78,7 +79,7 @@ def test_every_portal_page_is_in_the_workers_language(client, vietnamese_alice, 
 
 def test_guidance_numbers_and_units_read_in_vietnamese(client, vietnamese_alice):
     alice, _ = vietnamese_alice
-    client.force_login(alice.user)
+    sign_in(client, alice.user)
     low_oxygen = visible_text(client.get(reverse("portal:guide", args=["low-oxygen"])).content.decode())
     assert "Oxy máu (SpO2) thường là 95 đến 100%." in low_oxygen
     fever = visible_text(client.get(reverse("portal:guide", args=["fever"])).content.decode())
@@ -87,7 +88,7 @@ def test_guidance_numbers_and_units_read_in_vietnamese(client, vietnamese_alice)
 
 def test_the_language_switch_names_each_language_in_its_own_words(client, vietnamese_alice):
     alice, _ = vietnamese_alice
-    client.force_login(alice.user)
+    sign_in(client, alice.user)
     page = client.get(reverse("portal:today")).content.decode()
     for code, name in settings.LANGUAGES:
         assert f'<option value="{code}" lang="{code}"' in page and f">{name}</option>" in page

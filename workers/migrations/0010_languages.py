@@ -1,20 +1,25 @@
-# Languages (issue 11): the worker's chosen language, the language a consent
+# Languages (issue 11): Vietnamese among the worker's languages, the language a consent
 # decision was read in, and consent texts keyed by language instead of one
-# column per language. 0010 carries the texts over, 0011 drops the columns.
+# column per language. 0011 carries the texts over, 0012 drops the columns.
 
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workers", "0008_append_only_triggers"),
+        ("workers", "0009_worker_language_sign_in_code"),
     ]
 
     operations = [
-        migrations.AddField(
+        migrations.AlterField(
             model_name="worker",
             name="language",
-            field=models.CharField(blank=True, default="", max_length=16, verbose_name="language"),
+            field=models.CharField(
+                choices=[("ko", "한국어"), ("en", "English"), ("vi", "Tiếng Việt")],
+                default="ko",
+                max_length=8,
+                verbose_name="language",
+            ),
         ),
         migrations.AddField(
             model_name="consent",
