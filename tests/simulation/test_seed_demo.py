@@ -141,3 +141,14 @@ async def test_a_token_from_the_file_opens_a_device_connection(tmp_path):
     welcome = await comm.receive_json_from()
     assert (welcome["type"], welcome["device"]) == ("welcome", entry["serial"])
     await comm.disconnect()
+
+
+@pytest.mark.django_db
+def test_seed_reuses_the_role_groups_of_the_migration(tmp_path):
+    from django.contrib.auth.models import Group
+
+    before = dict(Group.objects.values_list("name", "pk"))
+    seed(tmp_path / "devices.json")
+    assert dict(Group.objects.values_list("name", "pk")) == before
+    admin = StaffProfile.objects.get(role=StaffRole.SITE_ADMIN).user
+    assert not admin.has_perm("workers.delete_worker") and not admin.has_perm("devices.delete_device")
