@@ -11,7 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from alerts import escalation
 from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze
+from alerts.notify.services import notifications_record
 from alerts.rules.base import Evaluation, State
 from devices.models import Device, DeviceStatus
 from healthhub.live import device_group, group_send_now, site_clinicians_group, worker_group
@@ -76,8 +78,8 @@ def _device_text(message: str) -> str:
         return gettext(message)
 
 
-def _event(alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, **detail) -> None:
-    AlertEvent.objects.create(alert=alert, at=now, action=action, by=by, detail=detail)
+def _event(alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, **detail) -> AlertEvent:
+    return AlertEvent.objects.create(alert=alert, at=now, action=action, by=by, detail=detail)
 
 
 def _snoozed(worker_id: int, kind: str, severity: str, now: datetime) -> bool:
@@ -126,7 +128,8 @@ def alert_apply(*, worker_id: int, evaluation: Evaluation, now: datetime) -> Ale
             except IntegrityError:
                 # Another evaluation opened it a moment ago: update that one.
                 return alert_apply(worker_id=worker_id, evaluation=evaluation, now=now)
-            _event(alert, AlertEvent.Action.OPENED, now, severity=severity)
+            opened = _event(alert, AlertEvent.Action.OPENED, now, severity=severity)
+            escalation.alert_opened(alert=alert, event=opened, now=now)
             _publish(alert, "opened", to_device=True)
             return alert
         worse = SEVERITY_RANK[severity] > alert.severity_rank
@@ -143,7 +146,9 @@ def alert_apply(*, worker_id: int, evaluation: Evaluation, now: datetime) -> Ale
             alert.escalated_at = None
         alert.save()
         if changed:
-            _event(alert, AlertEvent.Action.CHANGED, now, severity=severity, previous=previous)
+            event = _event(alert, AlertEvent.Action.CHANGED, now, severity=severity, previous=previous)
+            if worse:  # the worse severity's chain starts again
+                escalation.alert_opened(alert=alert, event=event, now=now)
             _publish(alert, "changed", to_device=worse)
         return alert
     if alert is None:
@@ -163,6 +168,7 @@ def alert_apply(*, worker_id: int, evaluation: Evaluation, now: datetime) -> Ale
         alert.resolved_at = now
         alert.auto_resolved = True
         alert.updated_at = now
+        escalation.chain_stop(alert)
         alert.save()
         _event(alert, AlertEvent.Action.AUTO_RESOLVED, now, clear_since=alert.clear_since.isoformat())
         _publish(alert, "resolved")
@@ -183,6 +189,7 @@ def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "") ->
     alert.acknowledged_at = now
     alert.acknowledged_by = by
     alert.updated_at = now
+    escalation.chain_stop(alert)
     alert.save()
     _event(alert, AlertEvent.Action.ACKNOWLEDGED, now, by, note=note)
     _publish(alert, "acknowledged")
@@ -199,6 +206,7 @@ def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Ale
     alert.resolved_at = now
     alert.resolved_by = by
     alert.updated_at = now
+    escalation.chain_stop(alert)
     alert.save()
     _event(alert, AlertEvent.Action.RESOLVED, now, by, note=note)
     _publish(alert, "resolved")
@@ -218,29 +226,35 @@ def alert_annotate(*, alert_id: int, by: AbstractBaseUser, note: str) -> Alert:
 
 @transaction.atomic
 def alert_escalate(*, alert_id: int, by: AbstractBaseUser | None = None, now: datetime | None = None) -> bool:
-    """Escalate to every clinician of the worker's site. Claimed with a
-    conditional UPDATE, so two beat runs or two clinicians escalate once."""
+    """Escalate by hand to every clinician and safety officer of the worker's
+    site at once (the top of any chain), which ends the chain. Claimed with
+    a conditional UPDATE, so two clinicians escalate once."""
     now = now or timezone.now()
     claimed = Alert.objects.filter(pk=alert_id, escalated_at__isnull=True).exclude(status=AlertStatus.RESOLVED)
-    if claimed.update(escalated_at=now, updated_at=now) == 0:
+    if claimed.update(escalated_at=now, updated_at=now, chain_next_at=None, chain_final_at=now) == 0:
         return False
     alert = Alert.objects.select_related("worker__site").get(pk=alert_id)
-    clinicians = list(
+    users, _ = escalation.step_recipients(alert.worker.site_id, ("clinicians", "safety_officers"), now)
+    clinicians = sorted(
         alert.worker.site.staff.filter(role="clinician").values_list("user__username", flat=True).order_by("user_id")
     )
-    _event(alert, AlertEvent.Action.ESCALATED, now, by, clinicians=clinicians)
+    event = _event(alert, AlertEvent.Action.ESCALATED, now, by, clinicians=clinicians)
+    notifications_record(alert=alert, event=event, users=[u for u in users if u != by], now=now)
     _publish(alert, "escalated")
     return True
 
 
 def alerts_escalate_overdue(*, now: datetime | None = None) -> int:
-    """Escalate critical alerts nobody acknowledged within the set time."""
+    """Run every escalation-chain step that is due (alerts.escalation);
+    returns how many steps ran. Safe with several beat processes."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.ALERTS["ESCALATE_AFTER_S"])
-    overdue = Alert.objects.filter(
-        status=AlertStatus.OPEN, severity="critical", escalated_at__isnull=True, opened_at__lte=cutoff
-    ).values_list("pk", flat=True)
-    return sum(alert_escalate(alert_id=pk, now=now) for pk in list(overdue))
+    ran = 0
+    for alert_id in escalation.due_alerts(now):
+        # A sweep that was late (beat down for a while) catches up step by step.
+        while (event := escalation.chain_advance(alert_id=alert_id, now=now)) is not None:
+            ran += 1
+            _publish(event.alert, "escalated")
+    return ran
 
 
 @transaction.atomic
