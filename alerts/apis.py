@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from alerts import services
 from alerts.models import Alert, AlertKind, AlertStatus, Severity
 from alerts.selectors import alerts_visible_to
-from healthhub.roles import has_staff_role
 from workers.models import StaffRole
 from workers.names import person_name
+from workers.roles import has_staff_role
 from workers.selectors import worker_health_for
 from workers.services import access_log_record
 

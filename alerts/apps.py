@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class AlertsConfig(AppConfig):
     name = "alerts"
     verbose_name = _("Alerts")
+
+    def ready(self) -> None:
+        from alerts import receivers  # noqa: F401  (connects the receivers)

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
+from accounts.streams import RoleStreamConsumer
 from healthhub.live import site_clinicians_group, worker_group
-from healthhub.streams import RoleStreamConsumer
 
 
 class AlertStreamConsumer(RoleStreamConsumer):

@@ -36,8 +36,8 @@ from consultations.selectors import (
     recommendations_of,
     side_of,
 )
-from healthhub.roles import has_staff_role, worker_of
 from workers.models import StaffRole
+from workers.roles import has_staff_role, worker_of
 from workers.services import access_log_record
 
 PAGE_SIZE = 200

@@ -27,6 +27,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
+from accounts.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
 from consultations import services
 from consultations.models import Consultation, ConsultationStatus
 from consultations.payloads import message_payload
@@ -38,7 +39,6 @@ from healthhub.live import (
     site_consultations_group,
     worker_consultations_group,
 )
-from healthhub.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
 
 MAX_FRAME = 64 * 1024  # a session description is a few kilobytes
 TYPING_INTERVAL_S = 1.0

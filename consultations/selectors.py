@@ -13,8 +13,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from consultations.models import Clearance, Consultation, ConsultationStatus, Message, Note, Recommendation
-from healthhub.roles import sites_for_role, worker_of
 from workers.models import StaffRole, Worker
+from workers.roles import sites_for_role, worker_of
 from workers.selectors import worker_health_for, workers_health_visible_to
 from workers.services import access_log_record
 

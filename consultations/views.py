@@ -31,8 +31,8 @@ from consultations.selectors import (
     recommendations_of,
     side_of,
 )
-from healthhub.roles import has_staff_role, worker_of
 from workers.models import StaffRole
+from workers.roles import has_staff_role, worker_of
 
 
 def labels() -> dict[str, Any]:

@@ -21,8 +21,8 @@ from devices.models import Device
 from devices.protocol import FrameError, Limits
 from devices.selectors import device_by_token, readings_for_worker
 from devices.services import ProvisioningError, batch_receive, device_provision, device_revoke
-from healthhub.roles import administered_sites, sites_for_role
 from workers.models import StaffRole, Worker
+from workers.roles import administered_sites, sites_for_role
 from workers.selectors import worker_has_consent, worker_health_for
 
 MAX_RAW_POINTS = 10_000

@@ -10,9 +10,9 @@ from functools import partial
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from alerts.services import evaluation_request
 from devices.models import Device, DeviceStatus, Reading
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
+from devices.signals import readings_stored
 from devices.tokens import token_hash, token_new
 from healthhub.live import device_group, group_send_now
 from workers.models import Worker
@@ -254,7 +254,7 @@ def batch_receive(
     ack = ack_message(batch.seq, result.accepted, result.duplicates, batch.rejected)
     if result.accepted:
         # After the commit above; coalesced, and never waits for the evaluation.
-        evaluation_request(worker_id=worker_id, urgent=has_event(batch.valid))
+        evaluations_request(worker_ids={worker_id}, urgent_ids={worker_id} if has_event(batch.valid) else set())
     return ack, result.device_active
 
 
@@ -345,8 +345,8 @@ def evaluations_request(*, worker_ids: set[int], urgent_ids: set[int] | frozense
     acknowledged, and a device must not re-send them because the alert
     queue was unreachable.
     """
-    for worker_id in sorted(worker_ids):
-        try:
-            evaluation_request(worker_id=worker_id, urgent=worker_id in urgent_ids)
-        except Exception:
-            log.exception("requesting an evaluation for worker %s failed", worker_id)
+    for _receiver, result in readings_stored.send_robust(
+        sender=Reading, worker_ids=set(worker_ids), urgent_ids=set(urgent_ids)
+    ):
+        if isinstance(result, Exception):
+            log.error("requesting evaluations for workers %s failed", sorted(worker_ids), exc_info=result)

@@ -17,10 +17,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from accounts.middleware import SocketSafetyMiddleware  # noqa: E402
 from alerts.routing import websocket_urlpatterns as alert_routes  # noqa: E402
 from consultations.routing import websocket_urlpatterns as consultation_routes  # noqa: E402
 from devices.routing import websocket_urlpatterns as device_routes  # noqa: E402
-from healthhub.security import SocketSafetyMiddleware  # noqa: E402
 
 # Browser sockets: the session identifies the user, and the Origin must be
 # one of ALLOWED_HOSTS (no cross-site WebSocket hijacking); staff without the

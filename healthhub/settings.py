@@ -5,6 +5,7 @@ in-process). ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -41,11 +42,20 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "workers",
+    "accounts",
     "devices",
     "alerts",
     "insights",
     "consultations",
+    "portal",
+    "desk",
 ]
+
+# The simulation package (simulated wearables, scenarios, the replay, the demo
+# and its seed commands) is for development and the demo only: the production
+# image does not ship it, so it is installed only where it is present.
+if importlib.util.find_spec("simulation") is not None:
+    INSTALLED_APPS.append("simulation")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -57,8 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "healthhub.security.SessionExpiryMiddleware",
-    "healthhub.security.RequireSecondFactorMiddleware",
+    "accounts.middleware.SessionExpiryMiddleware",
+    "accounts.middleware.RequireSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its page.
     "axes.middleware.AxesMiddleware",
@@ -182,20 +192,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Sign-in and safety: healthhub/security.py. django-allauth signs in (by
+# Sign-in and safety: accounts/. django-allauth signs in (by
 # username; accounts are made by administrators, no sign-up, no e-mail), asks
 # for the authenticator code of enrolled users, and enrols TOTP with recovery
 # codes; django-axes locks a username out from one address after repeated
 # failures.
 AUTHENTICATION_BACKENDS = [
-    "healthhub.security.AxesBackend",  # first: refuses a locked-out sign-in before any password check
+    "accounts.adapters.AxesBackend",  # first: refuses a locked-out sign-in before any password check
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "workers:home"
+LOGIN_REDIRECT_URL = "desk:home"
 LOGOUT_REDIRECT_URL = "login"
-ACCOUNT_ADAPTER = "healthhub.security.AccountAdapter"
-ACCOUNT_FORMS = {"login": "healthhub.security.LoginForm"}
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.adapters.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -204,7 +214,7 @@ ACCOUNT_LOGOUT_ON_GET = False
 # A whole plant may sign in from one address at shift change, so no per-address
 # limit; failed passwords are axes' business; authenticator codes: 5 per 5 minutes per user.
 ACCOUNT_RATE_LIMITS = {"login": False, "login_failed": "5/300s/key"}
-MFA_ADAPTER = "healthhub.security.MFAAdapter"
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 # Clinicians, HR and administrators must use a second factor (tests switch it off
 # for the force_login cast and switch it on where they test it).
@@ -217,7 +227,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Attempts during a lockout do not prolong it: it ends LOGIN_LOCKOUT_MINUTES after the last counted failure.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "healthhub.security.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.adapters.lockout_response"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
@@ -241,7 +251,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "healthhub.security.BasicAuthentication",  # refuses staff: a password alone is one factor
+        "accounts.authentication.BasicAuthentication",  # refuses staff: a password alone is one factor
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

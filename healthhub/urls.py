@@ -3,10 +3,10 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import views as account_pages
 from alerts import apis as alert_apis
 from consultations.urls import api_urlpatterns as consultation_apis
 from devices import apis as device_apis
-from healthhub import security
 from workers import apis as worker_apis
 
 api_v1 = [
@@ -27,7 +27,7 @@ api_v1 = [
     path("consultations/", include(consultation_apis)),
 ]
 
-# Sign-in (healthhub/security.py): allauth's pages that are used here, no
+# Sign-in (accounts/): allauth's pages that are used here, no
 # sign-up, no e-mail or password-reset pages (accounts are made by
 # administrators). The login and logout pages answer to Django's names
 # ("login", "logout") and to allauth's, which its own code reverses.
@@ -42,14 +42,13 @@ accounts = [
 ]
 
 urlpatterns = [
-    path("", include("workers.urls")),
+    path("", include("desk.urls")),  # the clinicians' desk, and the home page that sends each role on
     path("consultations/", include("consultations.urls")),
-    path("me/", include("workers.portal_urls")),  # the worker portal
-    path("desk/", include("alerts.urls")),
+    path("me/", include("portal.urls")),  # the worker portal
     path("accounts/", include(accounts)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("insights/", include("insights.urls")),
-    path("admin/login/", security.admin_login),  # the one login page, with its second factor
+    path("admin/login/", account_pages.admin_login),  # the one login page, with its second factor
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -18,9 +18,9 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.models import Alert
 from devices.models import Reading
-from healthhub.roles import sites_for_role
 from insights.suppression import Table, suppress
 from workers.models import CheckIn, Shift, ShiftPattern, Site, StaffRole, Worker
+from workers.roles import sites_for_role
 
 
 def insight_sites(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Site]:

@@ -8,10 +8,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from healthhub.roles import has_staff_role
 from insights.models import ClusterSignal
 from insights.selectors import GROUPINGS, insight_sites, weekly_tables, workers_behind_signal
 from workers.models import StaffRole
+from workers.roles import has_staff_role
 
 MAX_WEEKS = 52
 

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from alerts.rules.base import Evaluation, Severity
 from alerts.services import alert_apply
+from consultations import services as consult
 from devices.models import Reading
 from healthhub.asgi import application
 from workers.models import AccessLog, CheckIn
@@ -73,10 +73,7 @@ def alice_data(alice, alice_device, clara):
         now=datetime.now(UTC),
     )
     objects = [alice, device, alert]
-    if apps.is_installed("consultations"):
-        from consultations import services as consult
-
-        objects.append(consult.consultation_request(worker=alice, reason=REASON, urgency="soon"))
+    objects.append(consult.consultation_request(worker=alice, reason=REASON, urgency="soon"))
     AccessLog.objects.create(accessor=clara, worker=alice, what="readings")
     return objects
 
@@ -110,10 +107,7 @@ def test_no_url_gives_hr_anything_of_a_workers(client, alice_data, alice, hana, 
 
 
 def socket_paths(alice_data) -> list[str]:
-    paths = ["/ws/alerts/", "/ws/devices/v1/"]
-    if apps.is_installed("consultations"):
-        paths.append(f"/ws/consultations/{alice_data[-1].pk}/")
-    return paths
+    return ["/ws/alerts/", "/ws/devices/v1/", f"/ws/consultations/{alice_data[-1].pk}/"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from healthhub.roles import administered_sites
 from workers.models import AccessLog, Consent, ConsentText, Department, Site, StaffProfile, StaffRole, Worker
+from workers.roles import administered_sites
 
 
 def admin_sites(request):

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from healthhub.roles import worker_of
 from workers.models import CheckIn
+from workers.roles import worker_of
 from workers.selectors import worker_health_for
 from workers.services import NoConsent, checkin_submit
 

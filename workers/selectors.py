@@ -7,8 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
-from healthhub.roles import sites_for_role
 from workers.models import AccessLog, Consent, ConsentDecision, ConsentText, ShiftPattern, StaffRole, Worker
+from workers.roles import sites_for_role
 from workers.services import access_log_record
 
 

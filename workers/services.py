@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from workers.models import AccessLog, CheckIn, Consent, ConsentDecision, ConsentText, Worker
+from workers.signals import consent_withdrawn, health_data_changed
 
 ACCESS_LOG_COALESCE_S = 600
 
@@ -40,7 +41,6 @@ def checkin_submit(
     """Record today's check-in (the site's local day), replacing an earlier
     one of the same day, and have the worker's alerts re-evaluated (a
     thermometer value of 37.5 °C or more is a fever)."""
-    from alerts.services import evaluation_request
     from workers.selectors import worker_has_consent
 
     if not worker_has_consent(worker.pk):
@@ -57,7 +57,7 @@ def checkin_submit(
         checkin, _ = CheckIn.objects.update_or_create(
             worker=worker, day=day, defaults={"temperature": temperature, "submitted_at": now, **fields}
         )
-        transaction.on_commit(lambda: evaluation_request(worker_id=worker.pk))
+        transaction.on_commit(lambda: health_data_changed.send(sender=CheckIn, worker_id=worker.pk))
     return checkin
 
 
@@ -116,8 +116,6 @@ def consent_withdraw(
     each of the worker's device connections (``device.consent_withdrawn`` to
     its device group), which closes it with 4403. Withdrawing without a
     standing consent records nothing and returns None."""
-    from devices.models import Device
-    from healthhub.live import device_group, group_send_now
     from workers.selectors import consent_latest
 
     now = now or timezone.now()
@@ -129,11 +127,5 @@ def consent_withdraw(
         consent = Consent.objects.create(
             worker=worker, text_id=latest.text_id, decision=ConsentDecision.WITHDRAWN, at=now, recorded_by=by
         )
-        device_ids = list(Device.objects.filter(worker=worker).values_list("pk", flat=True))
-
-        def notify() -> None:
-            for device_id in device_ids:
-                group_send_now(device_group(device_id), {"type": "device.consent_withdrawn"})
-
-        transaction.on_commit(notify)
+        transaction.on_commit(lambda: consent_withdrawn.send(sender=Consent, worker_id=worker.pk))
     return consent

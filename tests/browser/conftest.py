@@ -193,7 +193,7 @@ def sign_in(page, username: str, password: str = PASSWORD, *, totp_secret: str |
     if totp_secret is not None and "/accounts/2fa/authenticate/" in page.url:
         from allauth.mfa import app_settings as mfa_settings
 
-        from healthhub.security import totp_code
+        from accounts.policy import totp_code
 
         # A code about to expire might reach the server in the next period.
         if mfa_settings.TOTP_PERIOD - time.time() % mfa_settings.TOTP_PERIOD < 2:

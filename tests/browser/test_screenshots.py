@@ -32,11 +32,11 @@ from alerts.models import Alert, AlertStatus
 from alerts.rules import messages
 from consultations import services as consultations
 from devices.models import Device
-from devices.physiology import Physiology, WorkerProfile
 from devices.protocol import ValidReading
 from devices.services import readings_store
+from simulation.management.commands.seed_demo import DEMO_TOTP_SECRETS, STAFF_LOGINS, WORKER_LOGIN
+from simulation.physiology import Physiology, WorkerProfile
 from tests.browser.conftest import DESKTOP, PHONE, PageWeight, new_context, off_the_loop, sign_in
-from workers.management.commands.seed_demo import DEMO_TOTP_SECRETS, STAFF_LOGINS, WORKER_LOGIN
 from workers.models import Site, StaffRole, Worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]

@@ -157,7 +157,7 @@ def test_agreeing_to_a_text_one_was_not_shown_is_refused(client, newcomer, conse
 def test_staff_cannot_decide_for_anyone(client, alice, clara, hana, adam, who):
     client.force_login({"clara": clara, "hana": hana, "adam": adam}[who])
     response = client.post(reverse("portal:consent"), {"decision": "withdraw"})
-    assert response.status_code == 302 and response["Location"] == reverse("workers:home")
+    assert response.status_code == 302 and response["Location"] == reverse("desk:home")
     assert worker_has_consent(alice.pk) is True
 
 

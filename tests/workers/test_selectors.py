@@ -1,5 +1,5 @@
 """Who may see whose health data (workers.selectors), and the role helpers it
-is built on (healthhub.roles)."""
+is built on (workers.roles)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
-from healthhub.roles import has_staff_role, sites_for_role, staff_profile, worker_of
 from tests.factories import UserFactory, WorkerFactory, staff
 from workers.models import AccessLog, StaffRole
+from workers.roles import has_staff_role, sites_for_role, staff_profile, worker_of
 from workers.selectors import worker_health_for, workers_health_visible_to
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +106,7 @@ def test_moving_a_worker_to_another_site_moves_who_sees_them(alice, clara, carl,
     assert workers_health_visible_to(carl).filter(pk=alice.pk).exists()
 
 
-# --- healthhub.roles -------------------------------------------------------------
+# --- workers.roles -------------------------------------------------------------
 
 
 def test_staff_profile_is_the_users_profile_or_none(alice, clara):

@@ -1,0 +1,57 @@
+"""One-way live streams for browsers (alerts, consultation lists): a
+clinician follows their sites, a worker themself, nobody else is accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from workers.models import StaffRole
+from workers.roles import sites_for_role, worker_of
+
+CLOSE_FORBIDDEN = 4403
+
+
+def groups_for(user, site_group: Callable[[int], str], worker_group: Callable[[int], str]) -> list[str]:
+    """The groups ``user`` may follow (the rule of
+    workers.selectors.workers_health_visible_to: clinicians by site, a
+    worker for themself)."""
+    site_ids = sites_for_role(user, StaffRole.CLINICIAN).values_list("pk", flat=True)
+    groups = [site_group(pk) for pk in site_ids]
+    worker = worker_of(user)
+    if worker is not None:
+        groups.append(worker_group(worker.pk))
+    return groups
+
+
+class RoleStreamConsumer(AsyncWebsocketConsumer):
+    """Subclasses name their group functions; events go out as the
+    subclass's handlers send them. Actions go through the pages and the API."""
+
+    site_group: Callable[[int], str]
+    worker_group: Callable[[int], str]
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        groups = await database_sync_to_async(groups_for)(user, type(self).site_group, type(self).worker_group)
+        if not groups:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = groups
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        return  # one-way

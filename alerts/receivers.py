@@ -1,0 +1,31 @@
+"""How alerts react to the layers below: new readings or a new check-in ask for
+the worker's alerts to be evaluated. Connected in AlertsConfig.ready()."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import receiver
+
+from alerts.services import evaluation_request
+from devices.signals import readings_stored
+from workers.signals import health_data_changed
+
+log = logging.getLogger(__name__)
+
+
+@receiver(readings_stored, dispatch_uid="alerts.evaluate_on_readings")
+def evaluate_on_readings(sender: Any, *, worker_ids: set[int], urgent_ids: set[int], **kwargs: Any) -> None:
+    # One worker's failed request (the queue unreachable) does not keep the
+    # others from being asked for.
+    for worker_id in sorted(worker_ids):
+        try:
+            evaluation_request(worker_id=worker_id, urgent=worker_id in urgent_ids)
+        except Exception:
+            log.exception("requesting an evaluation for worker %s failed", worker_id)
+
+
+@receiver(health_data_changed, dispatch_uid="alerts.evaluate_on_health_data")
+def evaluate_on_health_data(sender: Any, *, worker_id: int, **kwargs: Any) -> None:
+    evaluation_request(worker_id=worker_id)

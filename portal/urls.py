@@ -1,0 +1,21 @@
+"""The worker portal, included at /me/ (namespace "portal"). The service
+worker lives here too, so that its scope is /me/."""
+
+from django.urls import path
+
+from portal import views as views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.today, name="today"),
+    path("checkin/", views.checkin, name="checkin"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("privacy/consent/", views.consent, name="consent"),
+    path("data/", views.data, name="data"),
+    path("data/export.json", views.export_json, name="export-json"),
+    path("data/export.fhir.json", views.export_fhir, name="export-fhir"),
+    path("manifest.webmanifest", views.manifest, name="manifest"),
+    path("sw.js", views.service_worker, name="service-worker"),
+    path("offline/", views.offline, name="offline"),
+]

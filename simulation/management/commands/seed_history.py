@@ -1,0 +1,105 @@
+"""``manage.py seed_history``: past weeks for the demo's HR pages and
+outbreak detector: shifts, daily check-ins, a few resolved alerts, and,
+with --outbreak, a fever cluster in one department today.
+
+Demo only. Idempotent: history rows it made before are replaced (check-ins
+and alerts by day and worker, shifts by time), and nothing is written for
+today or later except the injected cluster's check-ins.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from alerts.models import Alert, AlertStatus
+from insights.services import signals_detect
+from simulation.physiology import shift_on
+from workers.models import CheckIn, Shift, Site, Worker
+
+HISTORY_KINDS = [
+    ("heat_strain", "warning"),
+    ("low_battery", "info"),
+    ("rest_overdue", "info"),
+    ("hypoxemia", "warning"),
+]
+
+
+class Command(BaseCommand):
+    help = "Demo only: weeks of past shifts, check-ins and alerts, and optionally a fever cluster today."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--site", default="gumi-1")
+        parser.add_argument("--weeks", type=int, default=6)
+        parser.add_argument("--outbreak", action="store_true", help="inject a fever cluster in one department today")
+        parser.add_argument("--seed", type=int, default=7)
+
+    @transaction.atomic
+    def handle(self, *args, site: str, weeks: int, outbreak: bool, seed: int, **options):
+        site_obj = Site.objects.filter(code=site).first()
+        if site_obj is None:
+            raise CommandError(f"no site {site!r}: run manage.py seed_demo first")
+        tz = ZoneInfo(site_obj.timezone)
+        rng = random.Random(seed)
+        today = datetime.now(tz).date()
+        first = today - timedelta(weeks=weeks)
+        workers = list(Worker.objects.filter(site=site_obj).order_by("pk"))
+        start_of = datetime.combine(first, time.min, tzinfo=tz)
+        end_of = datetime.combine(today - timedelta(days=1), time.min, tzinfo=tz)
+        Shift.objects.filter(worker__site=site_obj, starts_at__gte=start_of, starts_at__lt=end_of).delete()
+        CheckIn.objects.filter(worker__site=site_obj, day__gte=first, day__lt=today).delete()
+        Alert.objects.filter(worker__site=site_obj, opened_at__gte=start_of, opened_at__lt=end_of).delete()
+        shifts, checkins, alerts = [], [], []
+        for index, worker in enumerate(workers):
+            crew = index % 3
+            day = first
+            while day < today - timedelta(days=1):
+                span = shift_on(worker.shift_pattern, crew, day, tz)
+                if span is not None:
+                    shifts.append(Shift(worker=worker, starts_at=span[0], ends_at=span[1]))
+                    if rng.random() < 0.8:  # most workers check in most days
+                        fever = rng.random() < 0.01
+                        checkins.append(
+                            CheckIn(
+                                worker=worker,
+                                day=day,
+                                temperature=round(rng.uniform(37.6, 38.4) if fever else rng.gauss(36.6, 0.2), 1),
+                                fever=fever,
+                                cough=rng.random() < 0.03,
+                                fatigue=rng.random() < 0.05,
+                                submitted_at=span[0],
+                            )
+                        )
+                    if rng.random() < 0.04:
+                        kind, severity = rng.choice(HISTORY_KINDS)
+                        opened = span[0] + timedelta(hours=rng.uniform(1, 7))
+                        closed = opened + timedelta(minutes=rng.uniform(10, 50))
+                        alerts.append(
+                            Alert(
+                                worker=worker, kind=kind, severity=severity, status=AlertStatus.RESOLVED,
+                                message="", evidence={"demo_history": True}, opened_at=opened, updated_at=closed,
+                                resolved_at=closed, auto_resolved=True,
+                            )
+                        )  # fmt: skip
+                day += timedelta(days=1)
+        Shift.objects.bulk_create(shifts)
+        CheckIn.objects.bulk_create(checkins)
+        for alert in alerts:
+            alert.save()  # save() sets the severity rank
+        message = f"History: {len(shifts)} shifts, {len(checkins)} check-ins, {len(alerts)} alerts over {weeks} weeks."
+        if outbreak:
+            department = max(site_obj.departments.all(), key=lambda d: d.workers.count())
+            sick = list(department.workers.order_by("pk")[:6])
+            for worker in sick:
+                CheckIn.objects.update_or_create(
+                    worker=worker,
+                    day=today,
+                    defaults={"temperature": 38.2, "fever": True, "cough": True, "submitted_at": datetime.now(tz)},
+                )
+            message += f" Fever cluster today: {len(sick)} workers of {department.name}."
+        signals = signals_detect(site=site_obj, today=today)
+        self.stdout.write(f"{message} Cluster signals: {len(signals)}.")
