@@ -47,7 +47,16 @@ class Alert(models.Model):
     worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("worker"))
     kind = models.CharField(_("kind"), max_length=32, choices=AlertKind.choices)
     severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
-    severity_rank = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Computed by the database from the severity, so that every write path
+    # (save, update, bulk_create) keeps the triage order right.
+    severity_rank = models.GeneratedField(
+        expression=models.Case(
+            *(models.When(severity=name, then=models.Value(rank)) for name, rank in SEVERITY_RANK.items()),
+            default=models.Value(0),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
     status = models.CharField(_("status"), max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     message = models.CharField(_("message"), max_length=200)
     evidence = models.JSONField(_("evidence"), default=dict)
@@ -101,10 +110,6 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.severity}) – {self.worker}"
-
-    def save(self, *args, **kwargs) -> None:
-        self.severity_rank = SEVERITY_RANK[self.severity]
-        super().save(*args, **kwargs)
 
 
 class AlertEvent(models.Model):

@@ -55,7 +55,16 @@ class Consultation(models.Model):
     )
     reason = models.TextField(_("reason"), max_length=2000)
     urgency = models.CharField(_("urgency"), max_length=16, choices=Urgency.choices, default=Urgency.ROUTINE)
-    urgency_rank = models.PositiveSmallIntegerField(default=1, editable=False)
+    # Computed by the database from the urgency (every write path keeps the
+    # queue order right).
+    urgency_rank = models.GeneratedField(
+        expression=models.Case(
+            *(models.When(urgency=name, then=models.Value(rank)) for name, rank in URGENCY_RANK.items()),
+            default=models.Value(1),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
     alert = models.ForeignKey(
         "alerts.Alert",
         on_delete=models.SET_NULL,
@@ -102,10 +111,6 @@ class Consultation(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.worker} ({self.status})"
-
-    def save(self, *args, **kwargs) -> None:
-        self.urgency_rank = URGENCY_RANK[self.urgency]
-        super().save(*args, **kwargs)
 
     @property
     def is_closed(self) -> bool:

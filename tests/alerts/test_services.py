@@ -217,3 +217,14 @@ def test_bad_site_thresholds_are_refused_by_validation(alice):
 
     with pytest.raises(ValidationError, match="unknown threshold"):
         SiteThresholds(site=alice.site, overrides={"spo2_warn": 93}).full_clean()
+
+
+def test_triage_order_follows_severity_on_every_write_path(alice, bob, t0):
+    """The rank is computed by the database, so a queryset update (which
+    bypasses save()) keeps the triage order right."""
+    low = apply(alice, active("hypoxemia", Severity.WARNING), t0)
+    high = apply(bob, active("heat_strain", Severity.URGENT), t0)
+    assert list(Alert.objects.values_list("pk", flat=True)) == [high.pk, low.pk]
+    Alert.objects.filter(pk=low.pk).update(severity="critical")
+    assert list(Alert.objects.values_list("pk", flat=True)) == [low.pk, high.pk]
+    assert Alert.objects.get(pk=low.pk).severity_rank == 4
