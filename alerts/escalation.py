@@ -135,7 +135,7 @@ def chain_start(*, alert: Alert, now: datetime) -> AlertEvent | None:
 def chain_advance(*, alert_id: int, now: datetime) -> AlertEvent | None:
     """Run the alert's next step if it is due and still open. Claimed with a
     conditional UPDATE: of two sweepers, one runs it and the other gets None."""
-    alert = Alert.objects.select_related("worker__site").filter(pk=alert_id).first()
+    alert = Alert.objects.select_related("worker__site", "worker__user").filter(pk=alert_id).first()
     if alert is None or alert.status != AlertStatus.OPEN or alert.chain_next_at is None or alert.chain_next_at > now:
         return None
     steps = chain_for(alert.worker.site_id, alert.severity)

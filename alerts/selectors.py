@@ -77,3 +77,41 @@ def checkin_temperature_today(worker: Worker, now: datetime) -> float | None:
 def alerts_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Alert]:
     """Alerts of the workers whose health data ``user`` may read."""
     return Alert.objects.filter(worker__in=workers_health_visible_to(user))
+
+
+# --- First responders ------------------------------------------------------------
+
+RESPONDER_KINDS = ("sos", "fall")
+RESPONDER_RECENT = timedelta(hours=12)
+
+
+def alerts_for_responder(user: AbstractBaseUser | AnonymousUser, now: datetime | None = None) -> QuerySet[Alert]:
+    """SOS and fall alerts at the sites where ``user`` is a safety officer:
+    the unresolved ones and those resolved in the last 12 hours. A responder
+    sees who, where and what kind, never readings or the alert's evidence:
+    callers show only those fields."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from workers.models import StaffRole
+    from workers.roles import sites_for_role
+
+    now = now or timezone.now()
+    sites = sites_for_role(user, StaffRole.SAFETY_OFFICER)
+    recent = Q(resolved_at__isnull=True) | Q(resolved_at__gte=now - RESPONDER_RECENT)
+    return Alert.objects.filter(recent, worker__site__in=sites, kind__in=RESPONDER_KINDS)
+
+
+def on_call_now_for(site_ids: list[int], now: datetime) -> dict[int, object]:
+    """The on-call period of each site at ``now`` (sites without one are absent)."""
+    from alerts.escalation import on_call_now
+
+    found = {site_id: on_call_now(site_id, now) for site_id in site_ids}
+    return {site_id: period for site_id, period in found.items() if period is not None}
+
+
+def snoozes_active(worker_ids: list[int], now: datetime) -> list:
+    """The snoozes in force for these workers, soonest to end first."""
+    from alerts.models import Snooze
+
+    return list(Snooze.objects.filter(worker_id__in=worker_ids, until__gt=now).select_related("by").order_by("until"))

@@ -42,6 +42,8 @@ def alert_payload(alert: Alert) -> dict:
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         "escalated_at": alert.escalated_at.isoformat() if alert.escalated_at else None,
         "auto_resolved": alert.auto_resolved,
+        "zone": alert.zone,
+        "responder_status": alert.responder_status,
     }
 
 
@@ -254,6 +256,8 @@ def alerts_escalate_overdue(*, now: datetime | None = None) -> int:
         while (event := escalation.chain_advance(alert_id=alert_id, now=now)) is not None:
             ran += 1
             _publish(event.alert, "escalated")
+            if event.alert.chain_next_at is None or event.alert.chain_next_at > now:
+                break
     return ran
 
 
@@ -399,3 +403,28 @@ def evaluation_request(*, worker_id: int, urgent: bool = False) -> bool:
         return False
     enqueue(evaluate_worker, worker_id)
     return True
+
+
+RESPONDER_STEPS = {"on_my_way": AlertEvent.Action.ON_MY_WAY, "with_worker": AlertEvent.Action.WITH_WORKER}
+
+
+@transaction.atomic
+def alert_respond(*, alert_id: int, by: AbstractBaseUser, step: str) -> Alert:
+    """A safety officer marks themself on the way to, then with, the worker
+    of an open SOS or fall. It is history for the desk; the clinicians still
+    acknowledge (the escalation chain goes on until they do)."""
+    if step not in RESPONDER_STEPS:
+        raise AlertActionError(f"unknown step {step!r}")
+    alert = _locked(alert_id)
+    if alert.kind not in ("sos", "fall") or alert.status == AlertStatus.RESOLVED:
+        raise AlertActionError("only an unresolved SOS or fall takes a responder")
+    if alert.responder_status == "with_worker" and step == "on_my_way":
+        raise AlertActionError("a responder is already with the worker")
+    now = timezone.now()
+    alert.responder = by
+    alert.responder_status = step
+    alert.responder_at = now
+    alert.save(update_fields=["responder", "responder_status", "responder_at"])
+    _event(alert, RESPONDER_STEPS[step], now, by)
+    _publish(alert, "responder")
+    return alert

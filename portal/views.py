@@ -427,6 +427,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
         "version": _shell_version(),
         "offline": offline,
         "shell": [offline, *(static(name) for name in SHELL_STATIC)],
+        "push": static("js/push_sw.js"),
     }
     return render(
         request,

