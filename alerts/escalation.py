@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from alerts.models import Alert, AlertEvent, AlertStatus, EscalationStep, OnCall, Target
+from alerts.models import Alert, AlertEvent, AlertStatus, EscalationStep, OnCall, Target, WorkerZone
 from alerts.notify.services import notifications_record
 from workers.models import StaffRole
 
@@ -178,8 +178,17 @@ def due_alerts(now: datetime) -> list[int]:
     )
 
 
+ZONE_FRESH = timedelta(minutes=30)
+
+
 def alert_opened(*, alert: Alert, event: AlertEvent, now: datetime) -> None:
     """An alert opened, or worsened (``event``): start its severity's chain,
     and tell the worker on their own devices, as their preferences say."""
+    if alert.kind in ("sos", "fall") and not alert.zone:
+        # Where the wearer was last seen, if the device said so lately.
+        found = WorkerZone.objects.filter(worker_id=alert.worker_id, reported_at__gte=now - ZONE_FRESH).first()
+        if found is not None:
+            alert.zone = found.zone
+            alert.save(update_fields=["zone"])
     chain_start(alert=alert, now=now)
     notifications_record(alert=alert, event=event, users=[alert.worker.user], now=now)

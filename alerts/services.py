@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from alerts import escalation
-from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze
+from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze, WorkerZone
 from alerts.notify.services import notifications_record
 from alerts.rules.base import Evaluation, State
 from devices.models import Device, DeviceStatus
@@ -428,3 +428,12 @@ def alert_respond(*, alert_id: int, by: AbstractBaseUser, step: str) -> Alert:
     _event(alert, RESPONDER_STEPS[step], now, by)
     _publish(alert, "responder")
     return alert
+
+
+def zone_record(*, worker_id: int, zone: str, at: datetime) -> None:
+    """Where the worker's device says they are; an open SOS or fall follows
+    the worker (the responder's page shows the latest zone)."""
+    WorkerZone.objects.update_or_create(worker_id=worker_id, defaults={"zone": zone, "reported_at": at})
+    Alert.objects.filter(worker_id=worker_id, kind__in=("sos", "fall")).exclude(status=AlertStatus.RESOLVED).update(
+        zone=zone
+    )
