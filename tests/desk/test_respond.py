@@ -5,6 +5,7 @@ anyone's health data by any route."""
 from __future__ import annotations
 
 import pytest
+from django.urls import get_resolver
 from django.utils import timezone
 
 from alerts import services
@@ -14,7 +15,7 @@ from devices.models import Reading
 from tests.conftest import api_as
 from tests.factories import staff
 from tests.test_hr_route_walk import fill, walk
-from workers.models import AccessLog
+from workers.models import AccessLog, CheckIn
 from workers.names import person_name
 
 pytestmark = pytest.mark.django_db
@@ -106,14 +107,13 @@ def test_no_route_gives_a_safety_officer_vitals_or_clinical_detail(client, sam, 
     """Every URL pattern, as the safety officer, with every id a route could
     take: the SOS list may name alice; nothing may carry her readings,
     check-ins or an alert's clinical text."""
-    from workers.models import CheckIn
-
-    CheckIn.objects.create(worker=alice, day=timezone.now().date(), temperature=TEMPERATURE, submitted_at=timezone.now())
+    now = timezone.now()
+    CheckIn.objects.create(worker=alice, day=now.date(), temperature=TEMPERATURE, submitted_at=now)
     ids = sorted({str(alice.pk), str(alice_device[0].pk), *(str(a.pk) for a in incidents.values())})
     words = [alice_device[0].serial, alice.employee_number, "readings", "alerts", "checkins", "on_my_way"]
     forbidden = [str(HEART_RATE), str(TEMPERATURE), "SOS button pressed", "Blood oxygen is low"]
     checked = 0
-    for pattern in sorted(set(walk(__import__("django.urls", fromlist=["x"]).get_resolver().url_patterns))):
+    for pattern in sorted(set(walk(get_resolver().url_patterns))):
         if pattern.startswith(("static/", "admin/jsi18n")) or "__debug__" in pattern:
             continue
         for path in fill(pattern, ids, words):

@@ -91,8 +91,8 @@ def test_hr_workers_safety_officers_and_other_sites_are_refused(client, alice, h
 
 def test_cells_that_a_spreadsheet_would_run_are_neutralised(client, alice, clara, week):
     site = alice.site
-    site.name = "=HYPERLINK(\"http://evil\")"
+    site.name = '=HYPERLINK("http://evil")'
     site.save()
     client.force_login(clara)
     body = client.get("/desk/response.csv", {"week": "2026-11-25"}).content.decode("utf-8-sig")
-    assert list(csv.reader(io.StringIO(body)))[1][1] == "'=HYPERLINK(\"http://evil\")"
+    assert list(csv.reader(io.StringIO(body)))[1][1] == '\'=HYPERLINK("http://evil")'
