@@ -385,3 +385,23 @@ def test_clinicians_of_another_site_are_never_notified(alice, clara, carl, push_
     subscribe(push_service, carl)
     sos(alice)
     assert not Notification.objects.filter(user=carl).exists()
+
+
+def test_the_key_command_prints_a_pair_that_signs_and_verifies(settings, capsys):
+    from django.core.management import call_command
+
+    from tests.alerts.push_receiver import PushService
+
+    call_command("vapid_keys")
+    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.split())
+    settings.NOTIFY = {**settings.NOTIFY, "VAPID_PRIVATE_KEY": lines["VAPID_PRIVATE_KEY"],
+                       "VAPID_PUBLIC_KEY": lines["VAPID_PUBLIC_KEY"]}  # fmt: skip
+    service = PushService(lines["VAPID_PUBLIC_KEY"])
+    try:
+        endpoint, browser = service.subscribe("x")
+        from alerts.notify.push import PushTarget, push_send
+
+        push_send(PushTarget(endpoint, browser.p256dh, browser.auth), {"title": "t"})
+        assert service.received[0].payload == {"title": "t"}
+    finally:
+        service.close()
