@@ -21,6 +21,11 @@ class DeviceAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "token_issued_at", "last_seen_at", "battery"]
     actions = ["revoke", "rotate_token"]
 
+    # A device is revoked, never deleted: deleting it would take the
+    # worker's readings with it, and the confirmation page would list them.
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
     # A device belongs to a site through its worker. One assigned to nobody
     # belongs to no site, so only superusers see it; site administrators
     # provision and assign devices to their own sites' workers only.

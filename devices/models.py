@@ -63,7 +63,9 @@ class Reading(models.Model):
         indexes = [models.Index(fields=["worker", "metric", "measured_at"], name="reading_worker_metric_time")]
 
     def __str__(self) -> str:
-        return f"{self.metric}={self.value} @ {self.measured_at.isoformat()}"
+        # No value, no metric: a reading's text can surface in generic pages
+        # (the admin lists related objects) that are not audited reads.
+        return f"reading of device {self.device_id} at {self.measured_at.isoformat()}"
 
 
 class ReadingMinute(models.Model):
@@ -80,4 +82,4 @@ class ReadingMinute(models.Model):
     max = models.FloatField()
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.minute.isoformat()} mean={self.mean}"
+        return f"summary of worker {self.worker_id} at {self.minute.isoformat()}"
