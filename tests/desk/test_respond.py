@@ -14,7 +14,7 @@ from alerts.rules.base import Evaluation, Severity
 from devices.models import Reading
 from tests.conftest import api_as
 from tests.factories import staff
-from tests.test_hr_route_walk import fill, walk
+from tests.test_access_matrix import fill, walk
 from workers.models import AccessLog, CheckIn
 from workers.names import person_name
 
