@@ -226,7 +226,8 @@ class PushSubscription(models.Model):
 
 
 def default_channel_severities() -> dict:
-    return {"push": ["warning", "urgent", "critical"], "email": ["urgent", "critical"], "sms": ["critical"]}
+    # Text messages need a number, which nobody has given yet: they choose SMS with it.
+    return {"push": ["warning", "urgent", "critical"], "email": ["urgent", "critical"], "sms": []}
 
 
 class NotificationPreference(models.Model):
@@ -284,8 +285,8 @@ class Notification(models.Model):
 
 
 class OnCallShift(models.TextChoices):
-    DAY = "day", _("Day")
-    NIGHT = "night", _("Night")
+    DAY = "day", _("Day shift")
+    NIGHT = "night", _("Night shift")
 
 
 class OnCall(models.Model):

@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
             name='OnCall',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('shift', models.CharField(choices=[('day', 'Day'), ('night', 'Night')], max_length=8, verbose_name='shift')),
+                ('shift', models.CharField(choices=[('day', 'Day shift'), ('night', 'Night shift')], max_length=8, verbose_name='shift')),
                 ('starts_at', models.DateTimeField(verbose_name='starts at')),
                 ('ends_at', models.DateTimeField(verbose_name='ends at')),
             ],

@@ -89,4 +89,4 @@ def test_the_desk_shows_who_is_on_call_now(client, alice, clara):
         primary=clara, backup=cleo,
     )  # fmt: skip
     page = client.get("/desk/").content.decode()
-    assert f"On call at Plant A (Night): {person_name(clara)}, backup Cleo Park" in page
+    assert f"On call at Plant A (Night shift): {person_name(clara)}, backup Cleo Park" in page
