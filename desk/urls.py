@@ -1,6 +1,6 @@
 from django.urls import path
 
-from desk import respond, response_metrics, triage, views
+from desk import appointments, respond, response_metrics, triage, views
 
 app_name = "desk"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     path("desk/response.csv", response_metrics.response_metrics_csv, name="response-metrics-csv"),
     path("respond/", respond.respond, name="respond"),
     path("respond/<int:alert_id>/<str:step>/", respond.respond_mark, name="respond-mark"),
+    path("desk/appointments/", appointments.appointments, name="appointments"),
+    path("desk/appointments/propose/", appointments.propose, name="appointment-propose"),
+    path("desk/appointments/<int:appointment_id>/join/", appointments.join, name="appointment-join"),
+    path("desk/calendar/<str:token>.ics", appointments.calendar_feed, name="calendar-feed"),
 ]

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from alerts.messages import alert_labels
 from alerts.selectors import snoozes_active
+from appointments.models import Mode
 from desk import selectors
 from desk.forms import SnoozeForm
 from desk.triage_queue import alerts_between
@@ -107,6 +108,7 @@ def worker_detail(request: HttpRequest, worker_id: int) -> HttpResponse:
             "is_clinician": has_staff_role(request.user, StaffRole.CLINICIAN),
             "snoozes": snoozes_active([worker.pk], now),
             "snooze_form": SnoozeForm(initial={"minutes": 60, "severity": "warning"}),
+            "appointment_modes": Mode.choices,
         },
     )
 

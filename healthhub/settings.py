@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "alerts",
     "insights",
     "consultations",
+    "appointments",
     "portal",
     "desk",
 ]
@@ -179,11 +180,24 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
+    "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
+    "appointments-close-past": {"task": "appointments.tasks.close_past", "schedule": 300.0},
 }
 # Embedded default only: run eager tasks on a background thread (so that
 # ingestion never waits for them) and the beat schedule inside the server.
 EMBEDDED_TASKS_IN_BACKGROUND = env_bool("EMBEDDED_TASKS_IN_BACKGROUND", True)
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", True) and CELERY_TASK_ALWAYS_EAGER
+
+# Appointments: how far ahead workers may book, how late they may change a
+# booking, when the room opens, and when an unattended booking counts as missed.
+APPOINTMENTS = {
+    "BOOKING_DAYS": env_int("APPOINTMENT_BOOKING_DAYS", 14),
+    "MIN_LEAD_MINUTES": env_int("APPOINTMENT_MIN_LEAD_MINUTES", 30),
+    "CHANGE_CUTOFF_MINUTES": env_int("APPOINTMENT_CHANGE_CUTOFF_MINUTES", 60),
+    "ROOM_OPENS_MINUTES_BEFORE": env_int("APPOINTMENT_ROOM_OPENS_MINUTES_BEFORE", 5),
+    "NO_SHOW_GRACE_MINUTES": env_int("APPOINTMENT_NO_SHOW_GRACE_MINUTES", 10),
+    "PROPOSED_MINUTES": env_int("APPOINTMENT_PROPOSED_MINUTES", 20),
+}
 
 # --- Auth ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -3,6 +3,7 @@ worker lives here too, so that its scope is /me/."""
 
 from django.urls import path
 
+from portal import appointments
 from portal import views as views
 
 app_name = "portal"
@@ -12,6 +13,10 @@ urlpatterns = [
     path("checkin/", views.checkin, name="checkin"),
     path("privacy/", views.privacy, name="privacy"),
     path("privacy/consent/", views.consent, name="consent"),
+    path("appointments/", appointments.appointments, name="appointments"),
+    path("appointments/book/", appointments.book, name="appointment-book"),
+    path("appointments/<int:appointment_id>/cancel/", appointments.cancel, name="appointment-cancel"),
+    path("appointments/<int:appointment_id>/join/", appointments.join, name="appointment-join"),
     path("data/", views.data, name="data"),
     path("data/export.json", views.export_json, name="export-json"),
     path("data/export.fhir.json", views.export_fhir, name="export-fhir"),

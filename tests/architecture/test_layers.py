@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"devices"},
     {"alerts"},
     {"consultations"},
+    {"appointments"},
     {"insights"},
     {"portal", "desk"},
 ]

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
+from portal import icons as portal_icons
 from portal import views as portal_views
 from portal.views import SHELL_STATIC
-from portal import icons as portal_icons
 
 
 def test_manifest_is_served_as_a_web_app_manifest(client, db):
