@@ -128,3 +128,15 @@ def test_no_route_gives_a_safety_officer_vitals_or_clinical_detail(client, sam, 
             if not path.startswith("/respond/"):
                 assert person_name(alice.user) not in text, f"the safety officer got alice's name from {path}"
     assert checked > 50
+
+
+def test_the_worker_sees_that_help_is_coming(client, sam, alice, incidents):
+    client.force_login(sam)
+    client.post(f"/respond/{incidents['sos'].pk}/on_my_way/")
+    client.force_login(alice.user)
+    assert "Help is on the way." in client.get("/me/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    client.force_login(sam)
+    client.post(f"/respond/{incidents['sos'].pk}/with_worker/")
+    client.force_login(alice.user)
+    assert "도움이 가고 있습니다" not in client.get("/me/").content.decode()
+    assert "현장 대응자가 곁에 있습니다." in client.get("/me/").content.decode()
