@@ -22,6 +22,18 @@ class RequestForm(forms.Form):
     )
 
 
+class QuestionForm(forms.Form):
+    text = forms.CharField(
+        label=_("Your question"),
+        max_length=MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "A clinician of your site answers in writing. You can add a photo, for example of a rash or a burn."
+        ),
+    )
+    photo = forms.FileField(label=_("Photo (optional)"), required=False)
+
+
 class MessageForm(forms.Form):
     body = forms.CharField(label=_("Message"), max_length=MAX_MESSAGE, widget=forms.Textarea(attrs={"rows": 2}))
 

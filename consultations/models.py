@@ -7,7 +7,10 @@ site, nobody else) and deliberately not registered in the Django admin.
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +31,11 @@ class ConsultationStatus(models.TextChoices):
     REQUESTED = "requested", _("Requested")
     ACTIVE = "active", _("In progress")
     CLOSED = "closed", _("Closed")
+
+
+class ConsultationKind(models.TextChoices):
+    LIVE = "live", _("Talk with a clinician")
+    QUESTION = "question", _("Question, answered in writing")
 
 
 class Outcome(models.TextChoices):
@@ -77,6 +85,11 @@ class Consultation(models.Model):
         _("status"), max_length=16, choices=ConsultationStatus.choices, default=ConsultationStatus.REQUESTED
     )
     outcome = models.CharField(_("outcome"), max_length=32, choices=Outcome.choices, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=ConsultationKind.choices, default=ConsultationKind.LIVE)
+    # A question is answered by this time (the service's stated time); past it
+    # unanswered, the site's clinicians are told again (``overdue_at``).
+    answer_due_at = models.DateTimeField(_("answer due by"), null=True, blank=True)
+    overdue_at = models.DateTimeField(_("overdue since"), null=True, blank=True)
     requested_at = models.DateTimeField(_("requested at"))
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -202,3 +215,42 @@ class Clearance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} → {self.return_on}"
+
+
+class PrivateStorage(FileSystemStorage):
+    """Files outside MEDIA_ROOT with no URL: a photo is only ever served by
+    the view that checks who asks and writes the access log. The folder is
+    read from the settings each time (tests point it elsewhere)."""
+
+    @property
+    def base_location(self) -> str:
+        return str(settings.PRIVATE_MEDIA_ROOT)
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("private files have no URL; serve them through a view that checks access")
+
+
+def _private_storage() -> PrivateStorage:
+    return PrivateStorage()
+
+
+class Photo(models.Model):
+    """A photo a worker attaches to a question (a rash, a burn), re-encoded
+    without its metadata (no location, no camera)."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="photos")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    image = models.FileField(storage=_private_storage, upload_to="consultation-photos/%Y/%m/")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"photo {self.pk} of consultation {self.consultation_id}"

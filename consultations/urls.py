@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:consultation_id>/recommendations/", views.recommendation_add, name="recommendation"),
     path("<int:consultation_id>/close/", views.consultation_close, name="close"),
     path("<int:consultation_id>/clearances/", views.clearance_record, name="clearance"),
+    path("photos/<int:photo_id>/", views.photo, name="photo"),
 ]
 
 api_urlpatterns = [

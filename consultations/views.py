@@ -13,14 +13,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from alerts.selectors import alerts_visible_to
-from consultations import forms, services
-from consultations.models import ConsultationStatus, Outcome, Urgency
+from consultations import forms, questions, services
+from consultations.models import ConsultationKind, ConsultationStatus, Outcome, Photo, Urgency
 from consultations.selectors import (
     Side,
     clearances_of,
@@ -79,21 +79,55 @@ def consultation_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def consultation_new(request: HttpRequest) -> HttpResponse:
+    """Ask to talk with a clinician now, or ask a question answered in
+    writing (with an optional photo)."""
     worker = worker_of(request.user)
     if worker is None:
         raise Http404
-    form = forms.RequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    asking = request.POST.get("kind") == ConsultationKind.QUESTION
+    form = forms.RequestForm(request.POST if request.method == "POST" and not asking else None)
+    question = forms.QuestionForm(
+        request.POST if request.method == "POST" and asking else None,
+        request.FILES if request.method == "POST" and asking else None,
+    )
+    if request.method == "POST":
         try:
-            consultation = services.consultation_request(
-                worker=worker, reason=form.cleaned_data["reason"], urgency=form.cleaned_data["urgency"]
-            )
+            if asking and question.is_valid():
+                consultation = questions.question_ask(
+                    worker=worker, text=question.cleaned_data["text"], photo=question.cleaned_data["photo"]
+                )
+                messages.success(
+                    request,
+                    gettext("Your question has been sent. A clinician will answer here within %(hours)d hours.")
+                    % {"hours": settings.QUESTION_ANSWER_HOURS},
+                )
+                return redirect("consultations:detail", consultation.pk)
+            if not asking and form.is_valid():
+                consultation = services.consultation_request(
+                    worker=worker, reason=form.cleaned_data["reason"], urgency=form.cleaned_data["urgency"]
+                )
+                messages.success(request, gettext("Your request has been sent. A clinician will answer here."))
+                return redirect("consultations:detail", consultation.pk)
         except services.ConsultationError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, gettext("Your request has been sent. A clinician will answer here."))
-            return redirect("consultations:detail", consultation.pk)
-    return render(request, "consultations/new.html", {"form": form})
+            (question if asking else form).add_error(None, str(exc))
+    return render(
+        request,
+        "consultations/new.html",
+        {"form": form, "question": question, "asking": asking, "answer_hours": settings.QUESTION_ANSWER_HOURS},
+    )
+
+
+@require_safe
+@login_required
+def photo(request: HttpRequest, photo_id: int) -> HttpResponse:
+    """A question's photo, for its worker and the site's clinicians only."""
+    try:
+        found = questions.photo_for(user=request.user, photo_id=photo_id)
+    except Photo.DoesNotExist as exc:
+        raise Http404 from exc
+    response = FileResponse(found.image.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "no-store, private"
+    return response
 
 
 @login_required

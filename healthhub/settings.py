@@ -180,6 +180,7 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
+    "consultations-overdue-questions": {"task": "consultations.tasks.mark_overdue_questions", "schedule": 60.0},
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
     "appointments-close-past": {"task": "appointments.tasks.close_past", "schedule": 300.0},
 }
@@ -187,6 +188,12 @@ CELERY_BEAT_SCHEDULE = {
 # ingestion never waits for them) and the beat schedule inside the server.
 EMBEDDED_TASKS_IN_BACKGROUND = env_bool("EMBEDDED_TASKS_IN_BACKGROUND", True)
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", True) and CELERY_TASK_ALWAYS_EAGER
+
+# Questions answered in writing: the time the service promises, and where
+# their photos are kept (never under a public URL).
+QUESTION_ANSWER_HOURS = env_int("QUESTION_ANSWER_HOURS", 24)
+QUESTION_PHOTO_MAX_BYTES = env_int("QUESTION_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
+PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(DATA_DIR / "private")))
 
 # Appointments: how far ahead workers may book, how late they may change a
 # booking, when the room opens, and when an unattended booking counts as missed.

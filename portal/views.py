@@ -43,6 +43,7 @@ from devices.models import Reading
 from devices.selectors import latest_values
 from portal import exports
 from portal.forms import CheckInForm, ConsentForm, ExportForm
+from portal.guidance import GUIDES
 from portal.status import status_for, status_table
 from workers.models import CheckIn, ConsentDecision, Worker
 from workers.roles import worker_of
@@ -428,6 +429,8 @@ def service_worker(request: HttpRequest) -> HttpResponse:
         "offline": offline,
         "shell": [offline, *(static(name) for name in SHELL_STATIC)],
         "push": static("js/push_sw.js"),
+        # Guidance holds nothing personal: kept for reading offline.
+        "guides": [reverse("portal:guides"), *(reverse("portal:guide", args=[g.slug]) for g in GUIDES)],
     }
     return render(
         request,

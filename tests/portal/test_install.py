@@ -46,15 +46,20 @@ def test_service_worker_is_javascript_under_me_and_never_cached(client, db):
     assert reverse("portal:service-worker") == "/me/sw.js"  # its default scope is /me/
 
 
-def test_service_worker_keeps_only_the_static_shell(client, db):
+def test_service_worker_keeps_only_the_static_shell_and_the_guidance(client, db):
     script = client.get("/me/sw.js").content.decode()
     config = json.loads(script.split("const CONFIG = ", 1)[1].split(";\n", 1)[0])
     assert config["offline"] == reverse("portal:offline")
     for url in config["shell"]:
         assert url == reverse("portal:offline") or url.startswith(settings.STATIC_URL)
         assert "/api/" not in url
-    # Pages are never put in the cache: navigations go to the network.
-    assert "cache.put" not in script
+    # The only pages ever put in the cache are the guidance pages (nothing
+    # personal); every other navigation goes to the network.
+    for url in config["guides"]:
+        assert url.startswith(reverse("portal:guides"))
+    assert script.count("cache.put") == 1
+    guarded = script.index('request.mode === "navigate" && CONFIG.guides.includes(url.pathname)')
+    assert guarded < script.index("cache.put") < script.index("return;", guarded)
     assert 'request.mode === "navigate"' in script
 
 
