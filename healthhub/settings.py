@@ -322,8 +322,6 @@ LOGGING = {
 ALERTS = {
     # A condition cleared (by its margin) for this long resolves its alert.
     "AUTO_RESOLVE_AFTER_S": env_int("ALERT_AUTO_RESOLVE_AFTER_S", 600),
-    # A critical alert nobody acknowledged within this time is escalated.
-    "ESCALATE_AFTER_S": env_int("ALERT_ESCALATE_AFTER_S", 120),
     # Routine re-evaluation of a worker at most this often (seconds); an SOS
     # or a fall is evaluated at once on the "urgent" queue.
     "EVALUATE_EVERY_S": env_int("ALERT_EVALUATE_EVERY_S", 30),
