@@ -102,14 +102,6 @@ def alerts_for_responder(user: AbstractBaseUser | AnonymousUser, now: datetime |
     return Alert.objects.filter(recent, worker__site__in=sites, kind__in=RESPONDER_KINDS)
 
 
-def on_call_now_for(site_ids: list[int], now: datetime) -> dict[int, object]:
-    """The on-call period of each site at ``now`` (sites without one are absent)."""
-    from alerts.escalation import on_call_now
-
-    found = {site_id: on_call_now(site_id, now) for site_id in site_ids}
-    return {site_id: period for site_id, period in found.items() if period is not None}
-
-
 def snoozes_active(worker_ids: list[int], now: datetime) -> list:
     """The snoozes in force for these workers, soonest to end first."""
     from alerts.models import Snooze
