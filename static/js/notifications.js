@@ -15,6 +15,15 @@
     say(root.dataset.unsupported);
     return;
   }
+  const activated = (registration) => {
+    const worker = registration.installing || registration.waiting || registration.active;
+    if (!worker || worker.state === "activated") return Promise.resolve();
+    return new Promise((done) => {
+      worker.addEventListener("statechange", () => {
+        if (worker.state === "activated") done();
+      });
+    });
+  };
   const keyBytes = (base64url) => {
     const padded = (base64url + "===".slice((base64url.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
     return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
@@ -27,7 +36,9 @@
         return;
       }
       const registration = await navigator.serviceWorker.register(root.dataset.sw, { scope: root.dataset.scope });
-      await navigator.serviceWorker.ready;
+      // This page is outside the worker's scope, so serviceWorker.ready would
+      // never resolve here: wait for this registration's worker itself.
+      await activated(registration);
       const subscription =
         (await registration.pushManager.getSubscription()) ||
         (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(root.dataset.key) }));

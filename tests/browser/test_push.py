@@ -77,3 +77,48 @@ def test_the_service_worker_shows_the_pushed_text(browser, server, clara):
         assert shown == [["healthhub", "Critical alert at Plant A: open healthhub", "alert-7", "/"]]
     finally:
         context.close()
+
+
+# Chromium's push service is out of reach here: PushManager.subscribe is
+# replaced by one that answers as a browser would (a subscription with an
+# endpoint and keys), so the page's own script runs for real up to the server.
+FAKE_PUSH_MANAGER = """
+PushManager.prototype.getSubscription = async function () { return null; };
+PushManager.prototype.subscribe = async function (options) {
+  sessionStorage.setItem("applicationServerKey", new Uint8Array(options.applicationServerKey).length);
+  return { toJSON: () => ({ endpoint: "https://push.example.test/sub/1", keys: { p256dh: "%s", auth: "%s" } }) };
+};
+"""
+
+
+def test_the_subscribe_button_saves_this_device_under_its_name(browser, server, clara):
+    from tests.alerts.push_receiver import Browser
+
+    keys = Browser()
+    context = browser.new_context(
+        base_url=server.http_url, viewport=DESKTOP, locale="en-US", timezone_id="Asia/Seoul", service_workers="allow"
+    )
+    context.set_default_timeout(WAIT_MS)
+    context.grant_permissions(["notifications"], origin=server.http_url)
+    context.add_init_script(FAKE_PUSH_MANAGER % (keys.p256dh, keys.auth))
+    try:
+        page = context.new_page()
+        sign_in(page, "clara")
+        page.goto("/notifications/")
+        page.locator("#push-name").fill("desk PC")
+        with page.expect_navigation():
+            page.locator("#push-subscribe").click()
+        # The page gave the server's public key, decoded: an uncompressed P-256 point.
+        assert page.evaluate("sessionStorage.getItem('applicationServerKey')") == "65"
+        assert page.locator("#push table input[name=name]").input_value() == "desk PC"
+    finally:
+        context.close()
+    from alerts.models import PushSubscription
+
+    sub = PushSubscription.objects.get()
+    assert (sub.user_id, sub.name, sub.endpoint, sub.p256dh) == (
+        clara.pk,
+        "desk PC",
+        "https://push.example.test/sub/1",
+        keys.p256dh,
+    )
