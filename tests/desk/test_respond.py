@@ -140,3 +140,8 @@ def test_the_worker_sees_that_help_is_coming(client, sam, alice, incidents):
     client.force_login(alice.user)
     assert "도움이 가고 있습니다" not in client.get("/me/").content.decode()
     assert "현장 대응자가 곁에 있습니다." in client.get("/me/").content.decode()
+
+
+def test_the_desk_shows_the_zone_too(client, clara, incidents):
+    client.force_login(clara)
+    assert "gw-3F-east" in client.get("/desk/").content.decode()
