@@ -5,7 +5,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN DJANGO_SETTINGS_MODULE=healthhub.settings python manage.py collectstatic --no-input -v0
+# collectstatic needs settings, not the production key (which comes at run time).
+RUN DJANGO_SETTINGS_MODULE=healthhub.settings SECRET_KEY=collectstatic-at-build-time-only python manage.py collectstatic --no-input -v0
 RUN useradd --system --home /app healthhub && mkdir -p /data && chown healthhub /data
 USER healthhub
 EXPOSE 8000

@@ -17,6 +17,9 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
+# The demo runs with zero configuration: its embedded SECRET_KEY is allowed
+# only with HEALTHHUB_DEMO=true (production refuses to start without a key).
+demo: export HEALTHHUB_DEMO = true
 demo: $(STAMP)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
@@ -43,6 +46,7 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+bench: export HEALTHHUB_DEMO = true
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.alerts
@@ -52,6 +56,7 @@ clean:
 
 # Re-extract translatable strings and compile them (needs GNU gettext); the
 # compiled .mo files are committed so that a fresh machine needs no gettext.
+messages: export HEALTHHUB_DEMO = true
 messages: $(STAMP)
 	$(PY) manage.py makemessages -l ko -l en --ignore=.venv --ignore=var --ignore=tests --ignore=bench
 	$(PY) manage.py compilemessages --ignore=.venv

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -54,4 +55,10 @@ class RoleStreamConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        return  # one-way
+        # One-way: whatever a browser sends is answered, never acted on or
+        # silently dropped, and the connection stays.
+        await self.send(
+            text_data=orjson.dumps(
+                {"type": "error", "code": "one_way", "detail": "this socket only sends; act through the API"}
+            ).decode()
+        )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.translation import gettext
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from alerts import services
 from alerts.models import Alert, AlertKind, AlertStatus, Severity
-from alerts.selectors import alerts_visible_to
+from alerts.selectors import alert_events_for, alerts_visible_to
+from healthhub.params import IdField, query_params
 from workers.models import StaffRole
 from workers.names import person_name
 from workers.roles import has_staff_role
@@ -52,10 +53,7 @@ class AlertOutput(serializers.ModelSerializer):
     def get_events(self, alert: Alert) -> list[dict]:
         if not self.context.get("with_events"):
             return []
-        return [
-            {"at": e.at, "action": e.action, "by": e.by.username if e.by else None, "detail": e.detail}
-            for e in alert.events.select_related("by")
-        ]
+        return alert_events_for(self.context["request"].user, alert)
 
 
 class IsClinician(BasePermission):
@@ -69,42 +67,36 @@ def _visible(request: Request):
     return alerts_visible_to(request.user).select_related("worker__user", "worker__department")
 
 
+UNRESOLVED = "unresolved"
+
+
+class AlertListQuery(serializers.Serializer):
+    status = serializers.ChoiceField([*AlertStatus.values, UNRESOLVED], default=UNRESOLVED)
+    kind = serializers.ChoiceField(AlertKind.values, required=False)
+    severity = serializers.ChoiceField(Severity.values, required=False)
+    site = IdField(required=False)
+    department = IdField(required=False)
+    worker = IdField(required=False)
+
+
 class AlertListApi(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=[*AlertStatus.values, "unresolved"]),
-            OpenApiParameter("kind", str, enum=AlertKind.values),
-            OpenApiParameter("severity", str, enum=Severity.values),
-            OpenApiParameter("site", int),
-            OpenApiParameter("department", int),
-            OpenApiParameter("worker", int),
-        ],
-        responses=AlertOutput(many=True),
-    )
+    @extend_schema(parameters=[AlertListQuery], responses=AlertOutput(many=True))
     def get(self, request: Request) -> Response:
+        query = query_params(AlertListQuery, request)
         qs = _visible(request)
-        params = request.query_params
-        wanted = params.get("status", "unresolved")
-        if wanted == "unresolved":
+        if query["status"] == UNRESOLVED:
             qs = qs.exclude(status=AlertStatus.RESOLVED)
-        elif wanted in AlertStatus.values:
-            qs = qs.filter(status=wanted)
         else:
-            raise ValidationError({"status": f"one of {[*AlertStatus.values, 'unresolved']}"})
-        for name, field, choices in (("kind", "kind", AlertKind.values), ("severity", "severity", Severity.values)):
-            if params.get(name):
-                if params[name] not in choices:
-                    raise ValidationError({name: f"one of {choices}"})
-                qs = qs.filter(**{field: params[name]})
+            qs = qs.filter(status=query["status"])
         for name, field in (
+            ("kind", "kind"),
+            ("severity", "severity"),
             ("site", "worker__site_id"),
             ("department", "worker__department_id"),
             ("worker", "worker_id"),
         ):
-            if params.get(name):
-                if not params[name].isdigit():
-                    raise ValidationError({name: "an id"})
-                qs = qs.filter(**{field: int(params[name])})
+            if name in query:
+                qs = qs.filter(**{field: query[name]})
         alerts = list(qs.order_by("-severity_rank", "opened_at")[:PAGE_SIZE])
         for worker in {a.worker for a in alerts}:
             access_log_record(accessor=request.user, worker=worker, what="alerts")
@@ -123,11 +115,13 @@ class AlertDetailApi(APIView):
     @extend_schema(responses=AlertOutput)
     def get(self, request: Request, alert_id: int) -> Response:
         alert = _alert_for(request, alert_id)
-        return Response(AlertOutput(alert, context={"with_events": True}).data)
+        return Response(AlertOutput(alert, context={"with_events": True, "request": request}).data)
 
 
 class NoteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    # Private to the site's clinicians unless the author shares it (issue 8).
+    share_with_worker = serializers.BooleanField(required=False, default=False)
 
 
 ACTIONS = {
@@ -152,11 +146,11 @@ class AlertActionApi(APIView):
                 if not services.alert_escalate(alert_id=alert.pk, by=request.user):
                     raise services.AlertActionError("the alert is already escalated or resolved")
             else:
-                ACTIONS[action](alert_id=alert.pk, by=request.user, note=data.validated_data["note"])
+                ACTIONS[action](alert_id=alert.pk, by=request.user, **data.validated_data)
         except services.AlertActionError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         alert.refresh_from_db()
-        return Response(AlertOutput(alert, context={"with_events": True}).data)
+        return Response(AlertOutput(alert, context={"with_events": True, "request": request}).data)
 
 
 class SnoozeInput(serializers.Serializer):

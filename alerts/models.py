@@ -34,6 +34,7 @@ class AlertKind(models.TextChoices):
     REST_OVERDUE = "rest_overdue", _("Rest break overdue")
     OFF_BODY = "off_body", _("Wearable off or loose")
     SIGNAL_LOST = "signal_lost", _("Signal lost")
+    NO_HEART_RATE = "no_heart_rate", _("No heart rate")
     LOW_BATTERY = "low_battery", _("Low battery")
 
 
@@ -132,6 +133,9 @@ class AlertEvent(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     detail = models.JSONField(default=dict, blank=True)
+    # A clinician's note (detail["note"]) is for the site's clinicians unless
+    # its author chose to share it with the worker when writing it.
+    shared_with_worker = models.BooleanField(_("shared with the worker"), default=False)
 
     class Meta:
         ordering = ["at", "id"]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Avg, QuerySet
+from django.db.models import Avg, Case, QuerySet, Sum, When
 
-from alerts.models import Alert, Baseline, SiteThresholds
+from alerts.models import Alert, AlertEvent, Baseline, SiteThresholds
 from alerts.rules.base import Profile, Sample, Window
 from alerts.rules.thresholds import DEFAULTS, Thresholds
 from devices.buckets import EpochBucket
@@ -38,7 +38,9 @@ def window_load(worker_id: int, now: datetime) -> Window:
         )
         .annotate(minute=EpochBucket("measured_at", 60))
         .values("metric", "minute")
-        .annotate(mean=Avg("value"))
+        # A minute of steps is their count (the rules read steps per minute);
+        # of anything else, the mean.
+        .annotate(mean=Case(When(metric="steps", then=Sum("value")), default=Avg("value")))
         .order_by("minute")
     )
 
@@ -62,6 +64,7 @@ def profile_load(worker: Worker, now: datetime) -> Profile:
     return Profile(
         age=max(16, now.year - worker.birth_year),
         acclimatized=worker.acclimatized,
+        spo2_scale2=worker.hypercapnic_respiratory_failure,
         on_shift=worker_on_shift(worker, now),
         rest_hr_baseline=baseline.rest_hr_median if baseline else None,
         rest_hr_spread=baseline.rest_hr_spread if baseline else None,
@@ -107,3 +110,46 @@ def snoozes_active(worker_ids: list[int], now: datetime) -> list:
     from alerts.models import Snooze
 
     return list(Snooze.objects.filter(worker_id__in=worker_ids, until__gt=now).select_related("by").order_by("until"))
+
+
+# What an alert's history tells its worker: what happened and when, the
+# severity change, and the notes their clinicians chose to share. Private
+# notes (the default) and whom an escalation went to are for the site's
+# clinicians only.
+WORKER_EVENT_DETAIL = ("severity", "previous")
+
+
+def alert_events_for(user: AbstractBaseUser, alert: Alert) -> list[dict]:
+    """The alert's events as ``user`` may see them. The caller has checked
+    that ``user`` may see the alert (alerts_visible_to): the worker it is
+    about, or a clinician of the worker's site. The worker gets only the
+    notes shared with them; anyone else here is a clinician and gets all."""
+    events = alert.events.select_related("by")
+    if alert.worker.user_id != user.pk:
+        return [
+            {
+                "at": e.at,
+                "action": e.action,
+                "by": e.by.username if e.by else None,
+                "detail": e.detail,
+                "shared": e.shared_with_worker,
+            }
+            for e in events
+        ]
+    visible = []
+    for e in events:
+        if e.action == AlertEvent.Action.NOTE and not e.shared_with_worker:
+            continue
+        detail = {key: e.detail[key] for key in WORKER_EVENT_DETAIL if key in e.detail}
+        if e.shared_with_worker and e.detail.get("note"):
+            detail["note"] = e.detail["note"]
+        visible.append(
+            {
+                "at": e.at,
+                "action": e.action,
+                "by": e.by.username if e.by else None,
+                "detail": detail,
+                "shared": e.shared_with_worker,
+            }
+        )
+    return visible

@@ -80,8 +80,12 @@ def _device_text(message: str) -> str:
         return gettext(message)
 
 
-def _event(alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, **detail) -> AlertEvent:
-    return AlertEvent.objects.create(alert=alert, at=now, action=action, by=by, detail=detail)
+def _event(
+    alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, *, shared: bool = False, **detail
+) -> AlertEvent:
+    return AlertEvent.objects.create(
+        alert=alert, at=now, action=action, by=by, detail=detail, shared_with_worker=shared
+    )
 
 
 def _snoozed(worker_id: int, kind: str, severity: str, now: datetime) -> bool:
@@ -182,7 +186,7 @@ def _locked(alert_id: int) -> Alert:
 
 
 @transaction.atomic
-def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Alert:
+def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "", share_with_worker: bool = False) -> Alert:
     alert = _locked(alert_id)
     if alert.status != AlertStatus.OPEN:
         raise AlertActionError(f"the alert is {alert.status}, not open")
@@ -193,13 +197,13 @@ def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "") ->
     alert.updated_at = now
     escalation.chain_stop(alert)
     alert.save()
-    _event(alert, AlertEvent.Action.ACKNOWLEDGED, now, by, note=note)
+    _event(alert, AlertEvent.Action.ACKNOWLEDGED, now, by, note=note, shared=share_with_worker and bool(note))
     _publish(alert, "acknowledged")
     return alert
 
 
 @transaction.atomic
-def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Alert:
+def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "", share_with_worker: bool = False) -> Alert:
     alert = _locked(alert_id)
     if alert.status == AlertStatus.RESOLVED:
         raise AlertActionError("the alert is already resolved")
@@ -210,18 +214,20 @@ def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "") -> Ale
     alert.updated_at = now
     escalation.chain_stop(alert)
     alert.save()
-    _event(alert, AlertEvent.Action.RESOLVED, now, by, note=note)
+    _event(alert, AlertEvent.Action.RESOLVED, now, by, note=note, shared=share_with_worker and bool(note))
     _publish(alert, "resolved")
     return alert
 
 
 @transaction.atomic
-def alert_annotate(*, alert_id: int, by: AbstractBaseUser, note: str) -> Alert:
+def alert_annotate(*, alert_id: int, by: AbstractBaseUser, note: str, share_with_worker: bool = False) -> Alert:
+    """A clinician's note on the alert: private to the site's clinicians
+    unless ``share_with_worker`` (alerts.selectors.alert_events_for)."""
     note = note.strip()
     if not note:
         raise AlertActionError("a note cannot be empty")
     alert = _locked(alert_id)
-    _event(alert, AlertEvent.Action.NOTE, timezone.now(), by, note=note[:2000])
+    _event(alert, AlertEvent.Action.NOTE, timezone.now(), by, note=note[:2000], shared=share_with_worker)
     _publish(alert, "annotated")
     return alert
 
@@ -346,7 +352,7 @@ def signals_check(*, now: datetime | None = None) -> int:
 
 def baseline_refresh(*, worker_id: int, now: datetime | None = None) -> Baseline | None:
     """Recompute one worker's resting heart-rate baseline from the last 14 days."""
-    from django.db.models import Avg
+    from django.db.models import Avg, Case, Sum, When
 
     from alerts.baselines import baseline_from, resting_minutes
     from devices.buckets import EpochBucket
@@ -359,7 +365,8 @@ def baseline_refresh(*, worker_id: int, now: datetime | None = None) -> Baseline
         )
         .annotate(minute=EpochBucket("measured_at", 60))
         .values_list("minute", "metric")
-        .annotate(mean=Avg("value"))
+        # Heart rate per minute is a mean; steps per minute are a count.
+        .annotate(value=Case(When(metric="steps", then=Sum("value")), default=Avg("value")))
         .order_by()
     )
     resting = resting_minutes(rows)
@@ -374,6 +381,43 @@ def baseline_refresh(*, worker_id: int, now: datetime | None = None) -> Baseline
         },
     )
     return baseline
+
+
+def worker_acclimatization_infer(*, worker_id: int, now: datetime | None = None) -> bool | None:
+    """Settle an unknown acclimatization from the worker's own wearable: after
+    enough days of work in the heat within the last two weeks
+    (alerts.rules.heat.acclimatized_from_exposure), the worker counts as
+    acclimatized. A recorded value (a clinician's yes or no) is never
+    changed. Returns the worker's acclimatization afterwards."""
+    from django.db.models import Avg
+
+    from alerts.rules.heat import ACCLIMATIZATION_WINDOW_DAYS, HEAT_EXPOSURE_AIR, acclimatized_from_exposure
+    from devices.buckets import EpochBucket
+    from devices.models import Reading
+
+    now = now or timezone.now()
+    worker = Worker.objects.filter(pk=worker_id).only("acclimatized").first()
+    if worker is None or worker.acclimatized is not None:
+        return worker.acclimatized if worker else None
+    hot_minutes = (
+        Reading.objects.filter(
+            worker_id=worker_id,
+            metric="ambient_temp",
+            measured_at__gte=now - timedelta(days=ACCLIMATIZATION_WINDOW_DAYS),
+        )
+        .annotate(minute=EpochBucket("measured_at", 60))
+        .values("minute")
+        .annotate(air=Avg("value"))
+        .filter(air__gte=HEAT_EXPOSURE_AIR)
+        .values_list("minute", flat=True)
+    )
+    per_day: dict[int, int] = {}
+    for minute in hot_minutes:
+        per_day[minute // 86400] = per_day.get(minute // 86400, 0) + 1
+    verdict = acclimatized_from_exposure(list(per_day.values()))
+    if verdict is not None:
+        Worker.objects.filter(pk=worker_id, acclimatized__isnull=True).update(acclimatized=verdict)
+    return verdict
 
 
 def evaluation_request(*, worker_id: int, urgent: bool = False) -> bool:

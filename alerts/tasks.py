@@ -61,6 +61,7 @@ def refresh_baselines() -> int:
 @shared_task(acks_late=True)
 def refresh_baseline(worker_id: int) -> None:
     services.baseline_refresh(worker_id=worker_id)
+    services.worker_acclimatization_infer(worker_id=worker_id)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5)

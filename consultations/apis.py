@@ -7,8 +7,9 @@ responses to clinicians only."""
 from __future__ import annotations
 
 from django.http import Http404
+from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission
@@ -36,12 +37,15 @@ from consultations.selectors import (
     recommendations_of,
     side_of,
 )
+from healthhub.params import IdField, query_params
 from workers.models import StaffRole
 from workers.roles import has_staff_role, worker_of
 from workers.services import access_log_record
 
 PAGE_SIZE = 200
 MESSAGES_PAGE = 500
+# The lists (consultations, messages, notes) are JSON arrays of objects.
+OBJECTS = build_array_type(build_basic_type(OpenApiTypes.OBJECT))
 
 
 class IsClinician(BasePermission):
@@ -77,24 +81,29 @@ class RequestInput(serializers.Serializer):
     urgency = serializers.ChoiceField(Urgency.choices, default=Urgency.ROUTINE)
 
 
+OPEN = "open"
+
+
+class ConsultationListQuery(serializers.Serializer):
+    status = serializers.ChoiceField([*ConsultationStatus.values, OPEN], required=False)
+
+
 class ConsultationListApi(APIView):
     """GET: the consultations the requester may see (``status`` filter, most
     recent first). POST: a worker asks for a consultation."""
 
     @extend_schema(
         operation_id="consultations_list",
-        parameters=[OpenApiParameter("status", str, enum=[*ConsultationStatus.values, "open"])],
-        responses=OpenApiTypes.OBJECT,
+        parameters=[ConsultationListQuery],
+        responses={200: OBJECTS},
     )
     def get(self, request: Request) -> Response:
+        wanted = query_params(ConsultationListQuery, request).get("status")
         qs = consultations_visible_to(request.user).select_related("worker__user", "clinician")
-        wanted = request.query_params.get("status")
-        if wanted == "open":
+        if wanted == OPEN:
             qs = qs.exclude(status=ConsultationStatus.CLOSED)
-        elif wanted in ConsultationStatus.values:
-            qs = qs.filter(status=wanted)
         elif wanted:
-            raise ValidationError({"status": f"one of {[*ConsultationStatus.values, 'open']}"})
+            qs = qs.filter(status=wanted)
         consultations = list(qs.order_by("-requested_at")[:PAGE_SIZE])
         for worker in {c.worker for c in consultations}:
             access_log_record(accessor=request.user, worker=worker, what="consultations")
@@ -160,23 +169,26 @@ class MessageInput(serializers.Serializer):
     ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
+class MessagesQuery(serializers.Serializer):
+    after = IdField(required=False, help_text="only messages after this id")
+
+
 class MessagesApi(APIView):
     """GET: the chat, oldest first (``after``: only messages after that id).
     POST: send a message (``ref``: the client's id for it, so that sending
     it again stores it once)."""
 
-    @extend_schema(parameters=[OpenApiParameter("after", int)], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[MessagesQuery], responses={200: OBJECTS})
     def get(self, request: Request, consultation_id: int) -> Response:
+        after = query_params(MessagesQuery, request).get("after")
         consultation = _consultation(request, consultation_id)
         messages = messages_of(consultation)
-        after = request.query_params.get("after")
-        if after:
-            if not after.isdigit():
-                raise ValidationError({"after": "a message id"})
-            messages = messages.filter(pk__gt=int(after))
+        if after is not None:
+            messages = messages.filter(pk__gt=after)
         return Response([message_payload(m) for m in messages[:MESSAGES_PAGE]])
 
-    @extend_schema(request=MessageInput, responses={201: OpenApiTypes.OBJECT})
+    # 201: stored; 200: the same ``ref`` was sent before, and this is that message.
+    @extend_schema(request=MessageInput, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
     def post(self, request: Request, consultation_id: int) -> Response:
         consultation = _consultation(request, consultation_id)
         data = MessageInput(data=request.data)
@@ -229,7 +241,7 @@ class NotesApi(APIView):
             raise NotFound  # a clinician who is this consultation's worker
         return consultation
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: OBJECTS})
     def get(self, request: Request, consultation_id: int) -> Response:
         consultation = self._clinician_consultation(request, consultation_id)
         return Response([note_payload(n) for n in notes_visible_to(request.user, consultation)])

@@ -19,12 +19,14 @@ sites, a worker's own).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DataError
 from django.http import Http404
 
 from accounts.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
@@ -32,6 +34,7 @@ from consultations import services
 from consultations.models import Consultation, ConsultationStatus
 from consultations.payloads import message_payload
 from consultations.selectors import Side, consultation_for, side_of
+from consultations.serializers import MarkFrame, MessageFrame
 from healthhub.live import (
     consultation_clinicians_group,
     consultation_group,
@@ -39,6 +42,8 @@ from healthhub.live import (
     site_consultations_group,
     worker_consultations_group,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024  # a session description is a few kilobytes
 TYPING_INTERVAL_S = 1.0
@@ -111,6 +116,15 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
             await self._error("bad_json", "not JSON")
             return
         kind = frame.get("type") if isinstance(frame, dict) else None
+        try:
+            await self._dispatch_frame(kind, frame)
+        except DataError:
+            # A value the validation let through and the database refused:
+            # this frame fails, the connection stays.
+            log.warning("consultation %s: a frame's value was refused by the database", self.consultation_id)
+            await self._error("bad_frame", "a value in this frame cannot be stored")
+
+    async def _dispatch_frame(self, kind: object, frame: Any) -> None:
         if kind == "message":
             await self._message(frame)
         elif kind in ("delivered", "read"):
@@ -130,10 +144,11 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
             await self._error("bad_type", "type must be message, delivered, read, typing, offer, answer, ice or hangup")
 
     async def _message(self, frame: dict) -> None:
-        body, ref = frame.get("body"), frame.get("ref") or ""
-        if not isinstance(body, str) or not isinstance(ref, str):
-            await self._error("bad_message", "body and ref must be strings")
+        parsed = MessageFrame(data=frame)
+        if not parsed.is_valid():
+            await self._error("bad_message", "body and ref must be strings without NUL", fields=parsed.errors)
             return
+        body, ref = parsed.validated_data["body"], parsed.validated_data["ref"] or ""
         try:
             message, created = await database_sync_to_async(services.message_send)(
                 consultation_id=self.consultation_id, sender=self.scope["user"], body=body, client_ref=ref
@@ -148,10 +163,11 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=_dumps({"type": "message", "message": payload}))
 
     async def _mark(self, kind: str, frame: dict) -> None:
-        up_to = frame.get("up_to")
-        if up_to is not None and (not isinstance(up_to, int) or isinstance(up_to, bool)):
-            await self._error("bad_mark", "up_to must be a message id")
+        parsed = MarkFrame(data=frame)
+        if not parsed.is_valid():
+            await self._error("bad_mark", "up_to must be a message id", fields=parsed.errors)
             return
+        up_to = parsed.validated_data["up_to"]
         mark = services.messages_mark_read if kind == "read" else services.messages_mark_delivered
         try:
             await database_sync_to_async(mark)(

@@ -17,6 +17,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
+from django_permissions_policy.decorators import permissions_policy_override
 
 from alerts.selectors import alerts_visible_to
 from consultations import forms, questions, services
@@ -130,6 +131,9 @@ def photo(request: HttpRequest, photo_id: int) -> HttpResponse:
     return response
 
 
+# The one page that may use the camera and microphone (the video call); every
+# other page has them off (PERMISSIONS_POLICY).
+@permissions_policy_override({**settings.PERMISSIONS_POLICY, "camera": ["self"], "microphone": ["self"]})
 @login_required
 def consultation_detail(request: HttpRequest, consultation_id: int) -> HttpResponse:
     consultation = consultation_for(request.user, consultation_id)

@@ -4,7 +4,6 @@ the last step of their chain, for a week, on a page and as CSV."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 
 from django import forms
@@ -16,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from alerts.metrics import response_figures, week_bounds
-from healthhub.spreadsheets import safe_cell
+from healthhub.spreadsheets import csv_writer
 from workers.models import Site, StaffRole
 from workers.roles import administered_sites, sites_for_role
 
@@ -70,7 +69,7 @@ def response_metrics_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="response-{site.code}-{monday.isoformat()}.csv"'
     response.write("\ufeff")  # so that spreadsheet programs read UTF-8
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(
         [
             "week", "site", "severity", "alerts", "acknowledged", "ack_median_s", "ack_p90_s", "resolved",
@@ -82,5 +81,5 @@ def response_metrics_csv(request: HttpRequest) -> HttpResponse:
             monday.isoformat(), site.name, f.severity, f.alerts, f.acknowledged, f.ack_median_s, f.ack_p90_s,
             f.resolved, f.resolve_median_s, f.resolve_p90_s, f.reached_last_step,
         ]  # fmt: skip
-        writer.writerow([safe_cell(cell) for cell in row])
+        writer.writerow(row)
     return response

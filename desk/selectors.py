@@ -104,7 +104,7 @@ class SiteOverview:
 
 def site_overview(user: AbstractBaseUser, site: Site, now: datetime) -> SiteOverview:
     """Who of ``site`` is on shift at ``now`` and whose active devices have
-    sent nothing for the signal-lost time (the rule's threshold, 5 minutes
+    sent nothing for the signal-lost time (the rule's threshold, 10 minutes
     by default), and the unresolved alerts per department by severity.
 
     Four queries whatever the number of workers: workers with their newest

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
@@ -21,6 +22,7 @@ from devices.models import Device
 from devices.protocol import FrameError, Limits
 from devices.selectors import device_by_token, readings_for_worker
 from devices.services import ProvisioningError, batch_receive, device_provision, device_revoke
+from healthhub.params import query_params
 from workers.models import StaffRole, Worker
 from workers.roles import administered_sites, sites_for_role
 from workers.selectors import worker_has_consent, worker_health_for
@@ -191,14 +193,58 @@ class DeviceRevokeApi(APIView):
 # --- Reading back --------------------------------------------------------------
 
 
-def _parse_time(raw: str | None, name: str) -> datetime | None:
-    if raw is None or raw == "":
-        return None
-    value: object = int(raw) if raw.lstrip("-").isdigit() else raw
-    parsed = protocol.parse_timestamp(value)
-    if parsed is None:
-        raise serializers.ValidationError({name: "an ISO 8601 time with offset, or epoch milliseconds"})
-    return parsed
+_EPOCH_MS = re.compile(r"-?[0-9]+")
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class InstantField(serializers.Field):
+    """A time as the device protocol writes it: ISO 8601 with an offset, or
+    integer epoch milliseconds (ASCII digits only)."""
+
+    default_error_messages = {"invalid": "an ISO 8601 time with offset, or epoch milliseconds"}
+
+    def to_internal_value(self, data: object) -> datetime:
+        value: object = data
+        if isinstance(data, str) and _EPOCH_MS.fullmatch(data):
+            value = int(data)
+        parsed = protocol.parse_timestamp(value)
+        if parsed is None:
+            self.fail("invalid")
+        return parsed
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ResolutionField(serializers.Field):
+    """A bucket width (30s, 5m, 1h, 1d ...), as seconds."""
+
+    def to_internal_value(self, data: object) -> int:
+        if not isinstance(data, str) or len(data) > 16:
+            raise serializers.ValidationError("a resolution such as 30s, 5m, 1h or 1d")
+        try:
+            return parse_resolution(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: int) -> str:
+        return f"{value}s"
+
+
+class ReadingsQuery(serializers.Serializer):
+    metric = serializers.ChoiceField(
+        sorted(protocol.METRICS), required=False, error_messages={"invalid_choice": "unknown metric '{input}'"}
+    )
+    # "from" is a Python keyword: the field is named in the query string only.
+    to = InstantField(required=False, help_text="default: now (exclusive)")
+    resolution = ResolutionField(required=False, help_text="bucket width: 30s, 5m, 1h, 1d ...")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = InstantField(required=False, help_text="default: 24 h before 'to'")
+        return fields
 
 
 class PointOutput(serializers.Serializer):
@@ -222,12 +268,7 @@ class WorkerReadingsApi(APIView):
     404 for everyone else."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("metric", str, enum=sorted(protocol.METRICS)),
-            OpenApiParameter("from", OpenApiTypes.DATETIME, description="default: 24 h before 'to'"),
-            OpenApiParameter("to", OpenApiTypes.DATETIME, description="default: now (exclusive)"),
-            OpenApiParameter("resolution", str, description="bucket width: 30s, 5m, 1h, 1d ..."),
-        ],
+        parameters=[ReadingsQuery],
         responses={
             200: inline_serializer(
                 "Readings",
@@ -247,32 +288,23 @@ class WorkerReadingsApi(APIView):
         # The query is checked before the access check, so that a query
         # refused as invalid is not logged as a read of the worker's data (and
         # a 400 reveals nothing about the worker: it does not depend on them).
-        params = request.query_params
-        metric = params.get("metric") or None
-        if metric is not None and metric not in protocol.METRICS:
-            raise serializers.ValidationError({"metric": f"unknown metric {metric!r}"})
-        end = _parse_time(params.get("to"), "to") or timezone.now()
-        start = _parse_time(params.get("from"), "from") or max(end, _EPOCH + _DEFAULT_WINDOW) - _DEFAULT_WINDOW
+        query = query_params(ReadingsQuery, request)
+        metric = query.get("metric")
+        end = query.get("to") or timezone.now()
+        start = query.get("from") or max(end, _EPOCH + _DEFAULT_WINDOW) - _DEFAULT_WINDOW
         # Nothing is older than the epoch, and the buckets assume it.
         start = max(start, _EPOCH)
         if start >= end:
             raise serializers.ValidationError({"from": "must be before 'to'"})
-        seconds = None
-        if params.get("resolution"):
-            try:
-                seconds = parse_resolution(params["resolution"])
-            except ValueError as exc:
-                raise serializers.ValidationError({"resolution": str(exc)}) from None
-            span = (end - start).total_seconds()
-            if span / seconds > MAX_BUCKETS:
-                raise serializers.ValidationError(
-                    {"resolution": f"more than {MAX_BUCKETS} buckets; choose a coarser resolution"}
-                )
-        worker = worker_health_for(
-            request.user, worker_id, what="readings", reason=request.query_params.get("reason", "")
-        )
+        seconds = query.get("resolution")
+        if seconds is not None and (end - start).total_seconds() / seconds > MAX_BUCKETS:
+            raise serializers.ValidationError(
+                {"resolution": f"more than {MAX_BUCKETS} buckets; choose a coarser resolution"}
+            )
+        worker = worker_health_for(request.user, worker_id, what="readings", reason=query["reason"])
         qs = readings_for_worker(worker, metric=metric, start=start, end=end)
-        body: dict = {"worker": worker.pk, "from": start, "to": end, "resolution": params.get("resolution")}
+        params = request.query_params
+        body: dict = {"worker": worker.pk, "from": start, "to": end, "resolution": params.get("resolution") or None}
         if seconds is not None:
             body["buckets"] = BucketOutput(bucketed(qs, seconds), many=True).data
             return Response(body)

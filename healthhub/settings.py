@@ -19,9 +19,9 @@ DATA_DIR = Path(env_str("HEALTHHUB_DATA_DIR", str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite database lives here by default
 
 DEBUG = env_bool("DEBUG", False)
-# The embedded key is for the demo and tests only; production sets SECRET_KEY
-# (or SECRET_KEY_FILE).
-SECRET_KEY = env_str("SECRET_KEY", "healthhub-insecure-demo-key-change-me")
+# Production sets SECRET_KEY (or SECRET_KEY_FILE); see the hardening block at
+# the end for the demo's embedded key.
+SECRET_KEY = env_str("SECRET_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -251,8 +251,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.adapters.lockout_response"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE: the HTTPS switch, hardening block at the end.
 
 # --- I18N ------------------------------------------------------------------
 LANGUAGE_CODE = "ko"
@@ -402,3 +401,99 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "healthhub <noreply@healthhub
 CELERY_TASK_ROUTES["alerts.tasks.send_notification"] = {"queue": "urgent"}
 CELERY_BEAT_SCHEDULE["alerts-escalate-overdue"]["schedule"] = 10.0
 CELERY_BEAT_SCHEDULE["alerts-sweep-notifications"] = {"task": "alerts.tasks.sweep_notifications", "schedule": 15.0}
+
+# === Hardening (docs/hardening.md) ==========================================
+# One block, so that merges stay easy: the demo key, the HTTPS switch, the
+# security headers (CSP, Permissions-Policy, no-store) and who may read the
+# API schema.
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+# The embedded key exists for `make demo` (HEALTHHUB_DEMO=true), DEBUG and the
+# tests (tests/settings.py sets its own key); anywhere else a missing key is
+# an error, never a silent well-known key that signs sessions.
+HEALTHHUB_DEMO = env_bool("HEALTHHUB_DEMO", False)
+if not SECRET_KEY:
+    if not (DEBUG or HEALTHHUB_DEMO):
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set; for the demo use `make demo` or HEALTHHUB_DEMO=true"
+        )
+    SECRET_KEY = "healthhub-insecure-demo-key-change-me"
+
+# HTTPS=true, for production behind a TLS-terminating proxy that sets
+# X-Forwarded-Proto: HSTS, redirect to HTTPS, cookies only over HTTPS.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("HSTS_PRELOAD", True)
+if HTTPS:
+    # The proxy says which scheme the browser used; only trust it behind one.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): no inline script anywhere, no plugin,
+# no framing. Styles: the docs page's one inline <style> (drf-spectacular)
+# gets 'unsafe-inline' by a decorator there, nowhere else.
+INSTALLED_APPS.append("csp")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # data: for the authenticator QR code (an SVG data URI)
+        "connect-src": ["'self'"],  # fetch and the same-origin WebSockets
+        "font-src": ["'self'"],
+        "media-src": ["'self'"],
+        "worker-src": ["'self'"],  # the portal's service worker
+        "manifest-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Permissions-Policy (django-permissions-policy): powerful features off
+# everywhere; the consultation page turns camera and microphone on for
+# itself (consultations.views).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+)
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+
+# Cache-Control: no-store on every response that Django answers (pages and
+# API; static files are answered earlier by WhiteNoise and keep their
+# caching), unless the view chose its own caching.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1, "healthhub.caching.NoStoreMiddleware"
+)
+
+# The API's schema and docs are for signed-in users; devices follow the
+# protocol document (docs/device-protocol.md) instead.
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]
+# Every operation documents its error answers (400/401/403/404/409), so that
+# the schema holds for every role (tests/schemathesis).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "healthhub.api_schema.document_errors",
+]
+# === End of hardening ========================================================

@@ -1,7 +1,8 @@
 from allauth.account import views as account_views
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import views as account_pages
 from alerts import apis as alert_apis
@@ -16,6 +17,11 @@ api_v1 = [
     path("workers/<int:worker_id>/readings/", device_apis.WorkerReadingsApi.as_view(), name="worker-readings"),
     path("checkins/", worker_apis.CheckInApi.as_view(), name="checkin"),
     path("workers/<int:worker_id>/checkins/", worker_apis.WorkerCheckInsApi.as_view(), name="worker-checkins"),
+    path(
+        "workers/<int:worker_id>/clinical-profile/",
+        worker_apis.WorkerClinicalProfileApi.as_view(),
+        name="worker-clinical-profile",
+    ),
     path("workers/<int:worker_id>/snoozes/", alert_apis.SnoozeApi.as_view(), name="worker-snooze"),
     path("alerts/", alert_apis.AlertListApi.as_view(), name="alerts"),
     path("push-subscriptions/", alert_apis.PushSubscriptionApi.as_view(), name="push-subscriptions"),
@@ -53,6 +59,18 @@ urlpatterns = [
     path("admin/login/", account_pages.admin_login),  # the one login page, with its second factor
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    # Signed-in users only (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]). The
+    # docs page loads its start-up script as a file (no inline script under
+    # the CSP); its one inline <style> is allowed on that page alone.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(url_name="schema")),
+        name="api-docs",
+    ),
 ]
+
+handler400 = "healthhub.errors.bad_request"
+handler403 = "healthhub.errors.permission_denied"
+handler404 = "healthhub.errors.not_found"
+handler500 = "healthhub.errors.server_error"

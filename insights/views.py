@@ -2,41 +2,39 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 
+from healthhub.spreadsheets import csv_writer
+from insights.forms import DEFAULT_WEEKS, InsightsQueryForm
 from insights.models import ClusterSignal
 from insights.selectors import GROUPINGS, insight_sites, weekly_tables, workers_behind_signal
 from workers.models import StaffRole
 from workers.roles import has_staff_role
 
-MAX_WEEKS = 52
+
+def _bad_query(form: InsightsQueryForm) -> HttpResponse:
+    """400 naming the fields that did not parse."""
+    return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain; charset=utf-8")
 
 
-def _site_and_options(request: HttpRequest):
+def _site_and_options(request: HttpRequest, query: dict):
     sites = insight_sites(request.user)
     if not sites.exists():
         raise Http404
-    site_id = request.GET.get("site")
-    site = sites.filter(pk=site_id).first() if site_id and site_id.isdigit() else sites.first()
+    site = sites.filter(pk=query["site"]).first() if query["site"] else sites.first()
     if site is None:
         raise Http404
-    grouping = request.GET.get("by", "department")
-    if grouping not in GROUPINGS:
-        grouping = "department"
-    try:
-        weeks = min(MAX_WEEKS, max(1, int(request.GET.get("weeks", 8))))
-    except ValueError:
-        weeks = 8
-    return sites, site, grouping, weeks
+    return sites, site, query["by"] or "department", query["weeks"] or DEFAULT_WEEKS
 
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
-    sites, site, grouping, weeks = _site_and_options(request)
+    form = InsightsQueryForm(request.GET)
+    if not form.is_valid():
+        return _bad_query(form)
+    sites, site, grouping, weeks = _site_and_options(request, form.cleaned_data)
     data = weekly_tables(site, grouping, weeks)
     signals = ClusterSignal.objects.filter(site=site).select_related("department")[:20]
     return render(
@@ -58,7 +56,10 @@ def overview(request: HttpRequest) -> HttpResponse:
 @login_required
 def export_csv(request: HttpRequest, table: str) -> HttpResponse:
     """The same suppressed table as on the page, as CSV."""
-    _sites, site, grouping, weeks = _site_and_options(request)
+    form = InsightsQueryForm(request.GET)
+    if not form.is_valid():
+        return _bad_query(form)
+    _sites, site, grouping, weeks = _site_and_options(request, form.cleaned_data)
     data = weekly_tables(site, grouping, weeks)
     metric = next((t for t in data["tables"] if t.key == table), None)
     if metric is None:
@@ -66,7 +67,7 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{site.code}-{metric.key}.csv"'
     response.write("\ufeff")  # so that spreadsheet programs read the Korean labels as UTF-8
-    writer = csv.writer(response)
+    writer = csv_writer(response)  # department names are typed by administrators
     writer.writerow([str(GROUPINGS[grouping][1]), *[w.isoformat() for w in metric.columns]])
     for row in metric.rows:
         writer.writerow([metric.row_labels.get(row, row), *[metric.shown(row, w) for w in metric.columns]])

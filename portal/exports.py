@@ -23,6 +23,7 @@ import orjson
 from django.db.models import Prefetch
 
 from alerts.models import Alert, AlertEvent
+from alerts.selectors import WORKER_EVENT_DETAIL
 from devices.models import Device, Reading
 from devices.protocol import METRICS
 from workers.models import Worker
@@ -172,14 +173,13 @@ def _profile(worker: Worker) -> dict:
     }
 
 
-# What an alert's history may tell the worker: clinicians' notes (note
-# events, and the note of an acknowledgement or resolution) and whom an
-# escalation went to are for clinicians only.
-_WORKER_EVENT_DETAIL = ("severity", "previous")
+# What an alert's history may tell the worker (alerts.selectors.alert_events_for):
+# clinicians' notes only where their author shared them; whom an escalation
+# went to is for clinicians only.
 
 
 def _alerts(worker: Worker, labels: dict[str, dict[str, str]]) -> Iterator[dict]:
-    events = AlertEvent.objects.exclude(action=AlertEvent.Action.NOTE).order_by("at", "id")
+    events = AlertEvent.objects.exclude(action=AlertEvent.Action.NOTE, shared_with_worker=False).order_by("at", "id")
     alerts = (
         Alert.objects.filter(worker=worker)
         .order_by("opened_at", "id")
@@ -207,7 +207,8 @@ def _alerts(worker: Worker, labels: dict[str, dict[str, str]]) -> Iterator[dict]
                     "at": event.at,
                     "action": event.action,
                     "by": "clinician" if event.by_id else "system",
-                    **{key: event.detail[key] for key in _WORKER_EVENT_DETAIL if key in event.detail},
+                    **{key: event.detail[key] for key in WORKER_EVENT_DETAIL if key in event.detail},
+                    **({"note": event.detail["note"]} if event.shared_with_worker and event.detail.get("note") else {}),
                 }
                 for event in alert.events.all()
             ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from workers.models import CheckIn
@@ -47,6 +48,7 @@ class ConsentForm(forms.Form):
 
 
 EXPORT_MAX_DAYS = 366
+EXPORT_FIRST_DAY = date(1970, 1, 1)
 
 
 class ExportForm(forms.Form):
@@ -63,9 +65,20 @@ class ExportForm(forms.Form):
     def __init__(self, *args, today: date, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
+        # Bounded so that the period, turned into times in the site's zone,
+        # stays inside what datetime can hold (9999-12-31 and 0001-01-01 used
+        # to overflow, one of them after the export had started streaming).
+        # Nothing is older than the epoch; a day after tomorrow has no data.
+        for name in ("start", "end"):
+            self.fields[name].validators = [
+                MinValueValidator(EXPORT_FIRST_DAY),
+                MaxValueValidator(today + timedelta(days=1)),
+            ]
 
     def clean(self) -> dict:
         data = super().clean()
+        if self.errors:
+            return data
         end = data.get("end") or self.today
         start = data.get("start") or end - timedelta(days=29)
         if start > end:

@@ -33,6 +33,7 @@ ADVICE_BY_KIND = {
     "rest_overdue": gettext_noop("Take a break in the shade"),
     "off_body": gettext_noop("Check your wearable: it seems loose"),
     "signal_lost": gettext_noop("Check your wearable: it is not sending"),
+    "no_heart_rate": gettext_noop("Check your wearable: it is not reading your heart rate"),
     "low_battery": gettext_noop("Charge your wearable"),
 }
 _KIND_ORDER = {kind: index for index, kind in enumerate(ADVICE_BY_KIND)}

@@ -25,7 +25,7 @@ from django.contrib.staticfiles import finders
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -360,6 +360,11 @@ async def _async_chunks(chunks: Iterator[bytes]):
         await sync_to_async(chunks.close, thread_sensitive=True)()
 
 
+def _bad_period(form: ExportForm) -> HttpResponse:
+    """400 before anything is streamed: the period did not parse or is out of bounds."""
+    return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain; charset=utf-8")
+
+
 def _export_name(worker: Worker, suffix: str) -> str:
     return f"healthhub-{worker.employee_number}-{timezone.localdate().isoformat()}.{suffix}"
 
@@ -367,7 +372,9 @@ def _export_name(worker: Worker, suffix: str) -> str:
 @require_safe
 @worker_required
 def export_json(request: HttpRequest, worker: Worker) -> HttpResponse:
-    _, start, end = _export_period(request, worker)
+    form, start, end = _export_period(request, worker)
+    if not form.is_valid():
+        return _bad_period(form)
     chunks = exports.json_export(worker, start=start, end=end, now=timezone.now(), labels=alert_labels())
     return _stream(request, chunks, content_type="application/json", filename=_export_name(worker, "json"))
 
@@ -375,7 +382,9 @@ def export_json(request: HttpRequest, worker: Worker) -> HttpResponse:
 @require_safe
 @worker_required
 def export_fhir(request: HttpRequest, worker: Worker) -> HttpResponse:
-    _, start, end = _export_period(request, worker)
+    form, start, end = _export_period(request, worker)
+    if not form.is_valid():
+        return _bad_period(form)
     chunks = exports.fhir_export(worker, start=start, end=end, now=timezone.now())
     return _stream(request, chunks, content_type="application/fhir+json", filename=_export_name(worker, "fhir.json"))
 

@@ -35,6 +35,8 @@ DEFAULT_TZ = ZoneInfo("Asia/Seoul")
 # Metrics sent with every sample, and the slower ones a wearable reports
 # less often (ambient climate, battery, HRV over a window).
 FAST_METRICS = ("heart_rate", "spo2", "skin_temp", "core_temp", "resp_rate", "steps")
+# What an optical (PPG) sensor derives: none of it without skin contact.
+OPTICAL_METRICS = ("heart_rate", "spo2", "hrv_rmssd", "resp_rate")
 SLOW_METRICS = ("hrv_rmssd", "ambient_temp", "ambient_humidity", "battery")
 
 
@@ -46,6 +48,12 @@ class Scenario(StrEnum):
     SOS = "sos"
     FEVER = "fever"
     SIGNAL_LOSS = "signal_loss"
+    # The strap loosens: the optical sensor loses the skin (no heart rate, SpO2,
+    # HRV or breathing rate), while skin temperature and steps go on.
+    HEART_RATE_LOST = "heart_rate_lost"
+    # The band is taken off and laid down: no optical readings, skin
+    # temperature falls to the air's, no steps.
+    BAND_REMOVED = "band_removed"
 
 
 # The event a scenario's wearable sends once at its onset.
@@ -147,6 +155,10 @@ class WorkerProfile:
     cadence: float = 20.0  # steps per minute while working
     heat_exposed: bool = False  # works at a furnace, casting line, welding bay...
     core_base: float = 36.65  # mean core temperature, °C
+    # The bay's air while working (°C, %), when it is not the plant's usual
+    # 25-29.5 °C: heavy-but-safe work in a hot bay is simulated with these.
+    plant_temp: float | None = None
+    plant_humidity: float | None = None
     hrv_base: float = 45.0  # RMSSD at rest, ms
     resp_base: float = 14.0  # breaths per minute at rest
 
@@ -175,7 +187,9 @@ class WorkerProfile:
             shift_pattern=shift_pattern or rng.choice(["day", "day", "three_shift", "two_shift", "night"]),
             crew=crew if crew is not None else rng.randrange(3),
             work_intensity=rng.uniform(0.2, 0.38) + (0.04 if heat_exposed else 0.0),
-            cadence=rng.uniform(8, 40),
+            # Work moves about: slower than this, a wrist pedometer cannot
+            # tell work from a worker standing still.
+            cadence=rng.uniform(15, 45),
             heat_exposed=heat_exposed,
             # Kept low enough that circadian peak plus working heat stays
             # under 37.5 °C, the fever threshold of the alert rules.
@@ -271,14 +285,24 @@ class Physiology:
         return min(working, 180 - p.age - 12)
 
     def _heat_target(self, phase: Phase) -> float:
-        return {
-            Phase.SLEEP: -0.15,
-            Phase.OFF: 0.0,
-            Phase.BREAK: 0.05,
-            Phase.WORK: 0.15 + (0.1 if self.profile.heat_exposed else 0.0),
-        }[phase]
+        p = self.profile
+        if phase is Phase.WORK:
+            # Harder work and hotter air store more heat: heavy work in a
+            # 33 °C bay holds the core near 37.5-37.8 °C, as real heavy work does.
+            air = self._ambient if self._ambient is not None else 25.0
+            return (
+                0.15
+                + (0.1 if p.heat_exposed else 0.0)
+                + 0.8 * max(0.0, p.work_intensity - 0.3)
+                + 0.04 * max(0.0, air - 27.0)
+            )
+        return {Phase.SLEEP: -0.15, Phase.OFF: 0.0, Phase.BREAK: 0.05}[phase]
 
     def _climate_target(self, phase: Phase, local: datetime) -> tuple[float, float]:
+        if phase is Phase.WORK and self.profile.plant_temp is not None:
+            hour = local.hour + local.minute / 60
+            temp = self.profile.plant_temp + 0.5 * math.sin(2 * math.pi * (hour - 9) / 24)
+            return temp, self.profile.plant_humidity or 50.0
         if phase is Phase.WORK:
             hour = local.hour + local.minute / 60
             # Plants warm up through the afternoon; hot bays run warmer, but a
@@ -387,7 +411,7 @@ class Physiology:
             cadence = 0.0  # down and not getting up
         elif scenario is Scenario.FALL:
             # Down for 20 seconds, then up and walking on, carefully.
-            cadence = 0.0 if since_onset < FALL_GETS_UP_AFTER_S else max(cadence * 0.5, 6.0)
+            cadence = 0.0 if since_onset < FALL_GETS_UP_AFTER_S else max(cadence * 0.5, 30.0)
         elif scenario is Scenario.SOS:
             cadence *= 0.2
         expected = cadence * rng.uniform(0.5, 1.5) * dt / 60
@@ -412,6 +436,16 @@ class Physiology:
                 ambient_humidity=round(humidity),
                 battery=round(self.battery),
             )
+        if scenario is Scenario.HEART_RATE_LOST:
+            for metric in OPTICAL_METRICS:
+                values.pop(metric, None)
+        elif scenario is Scenario.BAND_REMOVED:
+            for metric in OPTICAL_METRICS:
+                values.pop(metric, None)
+            # Off the wrist: the skin sensor cools to the air within minutes.
+            values["skin_temp"] = round(ambient + (skin - ambient) * math.exp(-since_onset / 120), 2)
+            values["steps"] = 0
+            values.pop("core_temp", None)
         if scenario in EVENT_METRIC and not self._event_sent:
             self._event_sent = True
             values[EVENT_METRIC[scenario]] = 1

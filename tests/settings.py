@@ -2,6 +2,12 @@
 the embedded defaults unless DATABASE_URL / REDIS_URL ask for the real
 services, so the same suite runs both ways."""
 
+import os
+
+# Before the settings read it: production refuses to start without a key
+# (healthhub/settings.py), the tests bring their own.
+os.environ.setdefault("SECRET_KEY", "healthhub-tests-only-secret-key-never-used-in-production")
+
 from healthhub.env import env_bool
 from healthhub.settings import *  # noqa: F403
 from healthhub.settings import DATA_DIR, DATABASES, REDIS_URL

@@ -45,7 +45,9 @@ print(json.dumps({
 
 
 def run_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    # As `make demo` runs: without a key, the embedded demo key is allowed
+    # only with HEALTHHUB_DEMO=true (tests/security/test_production_settings.py).
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HEALTHHUB_DEMO": "true", **env}
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=60
     )

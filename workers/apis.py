@@ -9,10 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workers.models import CheckIn
-from workers.roles import worker_of
+from workers.models import CheckIn, StaffRole, Worker
+from workers.roles import has_staff_role, worker_of
 from workers.selectors import worker_health_for
-from workers.services import NoConsent, checkin_submit
+from workers.services import NoConsent, checkin_submit, worker_heat_profile_update
 
 
 class CheckInInput(serializers.Serializer):
@@ -56,3 +56,33 @@ class WorkerCheckInsApi(APIView):
     def get(self, request: Request, worker_id: int) -> Response:
         worker = worker_health_for(request.user, worker_id, what="check-ins")
         return Response(CheckInOutput(worker.checkins.all()[:30], many=True).data)
+
+
+class ClinicalProfileSerializer(serializers.ModelSerializer):
+    """What the alert rules need to know about a worker, as a clinician records it.
+    ``acclimatized``: true, false, or null (unknown)."""
+
+    class Meta:
+        model = Worker
+        fields = ["acclimatized", "hypercapnic_respiratory_failure"]
+        extra_kwargs = {"acclimatized": {"allow_null": True, "required": False}}
+
+
+class WorkerClinicalProfileApi(APIView):
+    """Read (the worker and their site's clinicians) or change (their site's
+    clinicians only) a worker's heat acclimatization and SpO2 scale."""
+
+    @extend_schema(responses=ClinicalProfileSerializer)
+    def get(self, request: Request, worker_id: int) -> Response:
+        worker = worker_health_for(request.user, worker_id, what="clinical profile")
+        return Response(ClinicalProfileSerializer(worker).data)
+
+    @extend_schema(request=ClinicalProfileSerializer, responses=ClinicalProfileSerializer)
+    def patch(self, request: Request, worker_id: int) -> Response:
+        worker = worker_health_for(request.user, worker_id, what="clinical profile")
+        if not has_staff_role(request.user, StaffRole.CLINICIAN):
+            raise PermissionDenied("only the worker's clinicians record this")
+        data = ClinicalProfileSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        worker = worker_heat_profile_update(worker=worker, by=request.user, changes=data.validated_data)
+        return Response(ClinicalProfileSerializer(worker).data)

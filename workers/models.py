@@ -60,8 +60,22 @@ class Worker(models.Model):
     )
     birth_year = models.PositiveSmallIntegerField(_("birth year"))
     # ACGIH's core-temperature limit is 38.5 °C for acclimatized workers and
-    # 38.0 °C for the others: a clinician records acclimatization.
-    acclimatized = models.BooleanField(_("acclimatized to heat"), default=False)
+    # 38.0 °C for the others. Unknown (None) until a clinician records it or
+    # the worker's own first weeks of heat exposure settle it
+    # (alerts.services.acclimatization_infer).
+    acclimatized = models.BooleanField(
+        _("acclimatized to heat"),
+        null=True,
+        blank=True,
+        default=None,
+        help_text=_("Unknown until a clinician records it or two weeks of work in the heat settle it."),
+    )
+    # Recorded by a clinician: NEWS2 scores SpO2 on scale 2 (target 88-92 %).
+    hypercapnic_respiratory_failure = models.BooleanField(
+        _("hypercapnic respiratory failure"),
+        default=False,
+        help_text=_("Recorded by a clinician: oxygen saturation is judged against a target of 88-92 %."),
+    )
 
     class Meta:
         verbose_name = _("worker")

@@ -129,3 +129,26 @@ def consent_withdraw(
         )
         transaction.on_commit(lambda: consent_withdrawn.send(sender=Consent, worker_id=worker.pk))
     return consent
+
+
+# What a clinician records on a worker for the alert rules.
+HEAT_PROFILE_FIELDS = ("acclimatized", "hypercapnic_respiratory_failure")
+
+
+def worker_heat_profile_update(*, worker: Worker, by: AbstractBaseUser, changes: dict[str, bool | None]) -> Worker:
+    """A clinician records what the alert rules must know about a worker:
+    heat acclimatization (True, False, or None: back to unknown) and
+    hypercapnic respiratory failure (SpO2 judged on NEWS2 scale 2). Fields
+    not in ``changes`` are left as they are; the change is logged as an
+    access to the worker's health data."""
+    unknown = set(changes) - set(HEAT_PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not part of the heat profile: {sorted(unknown)}")
+    if changes.get("hypercapnic_respiratory_failure", False) is None:
+        raise ValueError("hypercapnic_respiratory_failure is true or false")
+    for name, value in changes.items():
+        setattr(worker, name, value)
+    if changes:
+        worker.save(update_fields=list(changes))
+        access_log_record(accessor=by, worker=worker, what="clinical profile", reason="updated " + ", ".join(changes))
+    return worker

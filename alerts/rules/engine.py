@@ -35,12 +35,17 @@ def evaluate_window(window: Window, profile: Profile, thresholds: Thresholds) ->
     heat_strain = heat.evaluate_heat_strain(window, profile.age, profile.acclimatized, rest_hr, thresholds)
     clinical = [
         heat_strain,
-        vitals.evaluate_hypoxemia(window, thresholds),
-        news2.evaluate(window, thresholds),
+        vitals.evaluate_hypoxemia(window, thresholds, scale2=profile.spo2_scale2),
+        news2.evaluate(window, thresholds, scale2=profile.spo2_scale2),
         vitals.evaluate_illness(window, profile, thresholds),
     ]
     if off_body.state is State.ACTIVE:
         clinical = [Evaluation.hold(e.kind) for e in clinical]
+    # A band with its heart-rate sensor off the skin but still on the wrist
+    # is a device problem of its own; a band off the wrist is off-body.
+    heart_rate_missing = device.evaluate_heart_rate_missing(window, profile.on_shift, thresholds)
+    if off_body.state is State.ACTIVE and heart_rate_missing.state is State.ACTIVE:
+        heart_rate_missing = Evaluation.hold(heart_rate_missing.kind)
     fever = vitals.evaluate_fever(window, profile, thresholds)
     if fever.state is State.ACTIVE and clinical[0].state is State.ACTIVE and not _checkin_fever(profile, thresholds):
         fever = Evaluation.hold(fever.kind)
@@ -48,6 +53,7 @@ def evaluate_window(window: Window, profile: Profile, thresholds: Thresholds) ->
         events.evaluate_sos(window),
         events.evaluate_fall(window, thresholds),
         off_body,
+        heart_rate_missing,
         device.evaluate_battery(window, profile.on_shift, thresholds),
         fever,
         *clinical,

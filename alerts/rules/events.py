@@ -21,16 +21,27 @@ def evaluate_sos(window: Window, since: timedelta = timedelta(minutes=10)) -> Ev
     return Evaluation.hold(SOS)
 
 
+# The impact itself shakes the pedometer: steps counted in the first seconds
+# after a fall are the fall, not the worker getting up. After that, getting
+# up and walking away shows as a few steps; one stray count does not.
+FALL_SETTLE_SECONDS = 15
+FALL_MOVED_STEPS = 3
+
+
 def evaluate_fall(window: Window, t: Thresholds, since: timedelta = timedelta(minutes=10)) -> Evaluation:
-    """A fall is critical at once; a fall followed by no steps for 60 s is a
-    "fall with no movement". Never cleared automatically."""
+    """A fall is critical at once; a fall followed by no movement (fewer than
+    FALL_MOVED_STEPS steps after a settling time of FALL_SETTLE_SECONDS) for
+    ``fall_still_seconds`` is a "fall with no movement". Never cleared
+    automatically."""
     falls = window.get("fall", since)
     if not falls:
         return Evaluation.hold(FALL)
     fell_at = falls[-1].at
-    after = [s for s in window.get("steps", since) if s.at > fell_at]
+    settled_at = fell_at + timedelta(seconds=FALL_SETTLE_SECONDS)
+    after = [s for s in window.get("steps", since) if s.at > settled_at]
     still_for = (window.now - fell_at).total_seconds()
-    moved = any(s.value > 0 for s in after)
+    steps_after = sum(s.value for s in after)
+    moved = steps_after >= FALL_MOVED_STEPS
     no_movement = not moved and still_for >= t.fall_still_seconds and bool(after)
     message = messages.FALL_STILL if no_movement else messages.FALL
     return Evaluation.active(
@@ -40,4 +51,6 @@ def evaluate_fall(window: Window, t: Thresholds, since: timedelta = timedelta(mi
         readings=samples_evidence(falls),
         no_movement=no_movement,
         still_seconds=round(still_for) if not moved else 0,
+        steps_after_settling=steps_after,
+        settle_seconds=FALL_SETTLE_SECONDS,
     )

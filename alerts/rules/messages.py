@@ -6,11 +6,15 @@ from django.utils.translation import gettext_noop
 
 OFF_BODY = gettext_noop("The wearable seems to be off or loose")
 SIGNAL_LOST = gettext_noop("No signal from the wearable")
+NO_HEART_RATE = gettext_noop("No heart rate from the wearable: check that it sits snugly")
 LOW_BATTERY = gettext_noop("Wearable battery is low: charge it")
 SOS = gettext_noop("SOS pressed")
 FALL_STILL = gettext_noop("Fall with no movement")
 FALL = gettext_noop("Fall detected")
 HEAT_STRAIN = gettext_noop("Heat strain: stop work and rest in the shade with water")
+HEAT_STRAIN_ESTIMATED = gettext_noop(
+    "Heat strain (core temperature estimated from heart rate): stop work and rest in the shade with water"
+)
 REST_OVERDUE = gettext_noop("Heat index is high: take a 20-minute break in the shade")
 HYPOXEMIA_URGENT = gettext_noop("Blood oxygen is very low")
 HYPOXEMIA = gettext_noop("Blood oxygen is low")
@@ -19,6 +23,7 @@ ILLNESS = gettext_noop("Resting heart rate is well above your usual: possible il
 EARLY_WARNING = gettext_noop("Early-warning score is high at rest: see the clinic")
 
 ALL = [
-    OFF_BODY, SIGNAL_LOST, LOW_BATTERY, SOS, FALL_STILL, FALL, HEAT_STRAIN, REST_OVERDUE,
+    OFF_BODY, SIGNAL_LOST, NO_HEART_RATE, LOW_BATTERY, SOS, FALL_STILL, FALL, HEAT_STRAIN,
+    HEAT_STRAIN_ESTIMATED, REST_OVERDUE,
     HYPOXEMIA_URGENT, HYPOXEMIA, FEVER, ILLNESS, EARLY_WARNING,
 ]  # fmt: skip

@@ -44,6 +44,21 @@ def score_spo2_scale1(spo2: float) -> int:
     return 0
 
 
+def score_spo2_scale2(spo2: float) -> int:
+    """SpO2 scale 2, for a target of 88-92 % (hypercapnic respiratory
+    failure, on a clinician's decision). A wearable cannot tell air from
+    supplemental oxygen: a worker at work breathes air, and on air any value
+    of 88 % or more scores 0."""
+    spo2 = round(spo2)
+    if spo2 <= 83:
+        return 3
+    if spo2 <= 85:
+        return 2
+    if spo2 <= 87:
+        return 1
+    return 0
+
+
 def score_pulse(rate: float) -> int:
     rate = round(rate)
     if rate <= 40:
@@ -92,8 +107,10 @@ def response(scores: dict[str, int]) -> Severity | None:
     return None
 
 
-def evaluate(window: Window, thresholds: Thresholds) -> Evaluation:
-    """Early-warning score, at rest only: a working worker's pulse is not a patient's."""
+def evaluate(window: Window, thresholds: Thresholds, *, scale2: bool = False) -> Evaluation:
+    """Early-warning score, at rest only: a working worker's pulse is not a
+    patient's. ``scale2``: SpO2 scored on scale 2 (hypercapnic respiratory
+    failure, recorded by a clinician on the worker)."""
     if not at_rest(window, thresholds.rest_minutes):
         return Evaluation.hold(KIND)
     span = timedelta(minutes=thresholds.news2_minutes)
@@ -106,9 +123,16 @@ def evaluate(window: Window, thresholds: Thresholds) -> Evaluation:
             evidence[metric] = samples_evidence(samples, 10)
     if "heart_rate" not in values or "spo2" not in values:
         return Evaluation.hold(KIND)
-    scores = {metric: SCORERS[metric](value) for metric, value in values.items()}
+    scorers = {**SCORERS, "spo2": score_spo2_scale2} if scale2 else SCORERS
+    scores = {metric: scorers[metric](value) for metric, value in values.items()}
     severity = response(scores)
-    summary = {"values": values, "scores": scores, "total": sum(scores.values()), "readings": evidence}
+    summary = {
+        "values": values,
+        "scores": scores,
+        "total": sum(scores.values()),
+        "spo2_scale": 2 if scale2 else 1,
+        "readings": evidence,
+    }
     if severity is None:
         # Hysteresis: clear only well below the lowest trigger, so a score
         # hovering at 4-5 does not open and close alerts.

@@ -32,16 +32,26 @@ class Thresholds:
     illness_clear_margin: float = 5.0
     fever_temperature: float = 37.5  # °C, core_temp or check-in thermometer
     fever_clear_margin: float = 0.3
-    # Heat index rest rule (Korean Occupational Safety and Health rules, 2025).
-    heat_index_rest: float = 33.0  # °C heat index
+    # Rest in a heat wave, at the KMA apparent temperature (체감온도): heat-wave
+    # work from 31 °C; 20 minutes every 2 hours from 33 °C (Occupational
+    # Safety and Health Standards Rules, 2025 amendment); 15 minutes every
+    # hour from 35 °C (KOSHA heat guidance at the heat-wave warning level).
+    apparent_temp_heat_work: float = 31.0
+    apparent_temp_rest: float = 33.0
     rest_break_minutes: int = 20
     rest_every_minutes: int = 120
+    apparent_temp_rest_more: float = 35.0
+    rest_more_break_minutes: int = 15
+    rest_more_every_minutes: int = 60
     # Falls.
-    fall_still_seconds: int = 60
+    fall_still_seconds: int = 60  # no movement this long after a fall (settling time included)
     # Devices.
-    signal_lost_minutes: int = 5
+    # Bluetooth dropouts of 1-5 minutes are normal (the device re-sends what it
+    # missed after reconnecting): silence beyond them is a lost signal.
+    signal_lost_minutes: int = 10
     low_battery: float = 15.0
     off_body_minutes: int = 5
+    no_heart_rate_minutes: int = 5  # no heart rate while other body metrics arrive
 
     def with_overrides(self, overrides: dict[str, Any]) -> Thresholds:
         """A copy with ``overrides`` applied; ValueError for an unknown name or

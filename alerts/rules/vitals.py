@@ -23,39 +23,57 @@ FEVER = "fever"
 ILLNESS = "possible_illness"
 
 
-def evaluate_hypoxemia(window: Window, t: Thresholds) -> Evaluation:
-    """SpO2 ≤ 91 % sustained is a warning, ≤ 88 % sustained is urgent; a
+# For a worker with hypercapnic respiratory failure the target saturation is
+# 88-92 % (BTS oxygen guideline; NEWS2 SpO2 scale 2): below the target is
+# low, and a saturation in it is not.
+SCALE2_SPO2_WARNING = 87.0
+SCALE2_SPO2_URGENT = 85.0
+
+
+def evaluate_hypoxemia(window: Window, t: Thresholds, *, scale2: bool = False) -> Evaluation:
+    """SpO2 ≤ 91 % sustained is a warning, ≤ 88 % sustained is urgent (for a
+    worker on SpO2 scale 2: below the 88-92 % target, ≤ 87 % and ≤ 85 %); a
     single low sample never alerts (motion and poor contact produce them)."""
     span = timedelta(minutes=t.spo2_minutes)
     spo2 = window.get("spo2", span * 2)
     if len(spo2) < 3:
         return Evaluation.hold(HYPOXEMIA)
-    evidence = {"readings": samples_evidence(spo2, 20), "median": median([s.value for s in spo2[-5:]])}
-    if sustained(spo2, window.now, span, lambda v: v <= t.spo2_urgent):
+    warning, urgent = (SCALE2_SPO2_WARNING, SCALE2_SPO2_URGENT) if scale2 else (t.spo2_warning, t.spo2_urgent)
+    evidence = {
+        "readings": samples_evidence(spo2, 20),
+        "median": median([s.value for s in spo2[-5:]]),
+        "spo2_scale": 2 if scale2 else 1,
+    }
+    if sustained(spo2, window.now, span, lambda v: v <= urgent):
         return Evaluation.active(HYPOXEMIA, Severity.URGENT, messages.HYPOXEMIA_URGENT, **evidence)
-    if sustained(spo2, window.now, span, lambda v: v <= t.spo2_warning):
+    if sustained(spo2, window.now, span, lambda v: v <= warning):
         return Evaluation.active(HYPOXEMIA, Severity.WARNING, messages.HYPOXEMIA, **evidence)
-    if sustained(spo2, window.now, span, lambda v: v > t.spo2_warning + t.spo2_clear_margin, share=1.0):
+    if sustained(spo2, window.now, span, lambda v: v > warning + t.spo2_clear_margin, share=1.0):
         return Evaluation.clear(HYPOXEMIA, **evidence)
     return Evaluation.hold(HYPOXEMIA)
 
 
 def evaluate_fever(window: Window, profile: Profile, t: Thresholds) -> Evaluation:
-    """Fever: the device's core_temp sustained at or above 37.5 °C, or a
-    check-in thermometer value at or above it."""
+    """Fever: a check-in thermometer value at or above 37.5 °C, or the
+    device's core_temp sustained at or above it while the worker rests.
+
+    Work alone raises core temperature to 37.5-38 °C, so a device value read
+    during work says nothing about fever: the device rule holds (neither
+    raises nor clears) until the worker has rested ``rest_minutes``."""
     span = timedelta(minutes=10)
     core = window.get("core_temp", span)
     checkin = profile.checkin_temperature
-    evidence = {"readings": samples_evidence(core, 10), "checkin_temperature": checkin}
+    resting = at_rest(window, t.rest_minutes)
+    evidence = {"readings": samples_evidence(core, 10), "checkin_temperature": checkin, "at_rest": resting}
     if checkin is not None and checkin >= t.fever_temperature:
         return Evaluation.active(FEVER, Severity.WARNING, messages.FEVER, **evidence)
-    if sustained(core, window.now, span, lambda v: v >= t.fever_temperature):
+    if resting and sustained(core, window.now, span, lambda v: v >= t.fever_temperature):
         return Evaluation.active(FEVER, Severity.WARNING, messages.FEVER, **evidence)
     if len(core) >= 3 and all(s.value < t.fever_temperature - t.fever_clear_margin for s in core):
         return Evaluation.clear(FEVER, **evidence)
     if not core and checkin is not None:
         return Evaluation.clear(FEVER, **evidence)
-    return Evaluation.hold(FEVER)
+    return Evaluation.hold(FEVER, **evidence)
 
 
 def evaluate_illness(window: Window, profile: Profile, t: Thresholds) -> Evaluation:

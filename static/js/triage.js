@@ -14,6 +14,7 @@
   const dialog = document.getElementById("note-dialog");
   const noteForm = document.getElementById("note-form");
   const note = noteForm.elements.note;
+  const share = noteForm.elements.share_with_worker;
   const csrf = noteForm.elements.csrfmiddlewaretoken.value;
   const query = root.dataset.query;
   const baseTitle = document.title;
@@ -158,7 +159,7 @@
     message.hidden = !text;
   }
 
-  async function act(id, action, text) {
+  async function act(id, action, text, share = false) {
     say("");
     let response;
     try {
@@ -166,7 +167,7 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "X-CSRFToken": csrf, "Content-Type": "application/json" },
-        body: JSON.stringify({ note: text }),
+        body: JSON.stringify({ note: text, share_with_worker: share }),
       });
     } catch (e) {
       say(root.dataset.failed);
@@ -193,6 +194,9 @@
     document.getElementById("note-submit").textContent = root.dataset[`submit${cap(action)}`];
     note.value = "";
     note.required = action !== "escalate";
+    // A note is private to the site's clinicians unless shared, each time anew.
+    share.checked = false;
+    share.closest("label").hidden = action === "escalate";
     dialog.showModal();
     note.focus();
   });
@@ -200,7 +204,7 @@
     event.preventDefault();
     if (!noteForm.reportValidity()) return;
     dialog.close();
-    act(dialog.dataset.id, dialog.dataset.action, note.value.trim());
+    act(dialog.dataset.id, dialog.dataset.action, note.value.trim(), share.checked);
   });
   document.getElementById("note-cancel").addEventListener("click", () => dialog.close());
 

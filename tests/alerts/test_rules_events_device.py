@@ -42,6 +42,24 @@ def test_fall_then_walking_is_not_no_movement():
     assert result.evidence["no_movement"] is False
 
 
+def test_one_pedometer_step_during_the_impact_does_not_cancel_no_movement():
+    fell = NOW - timedelta(seconds=90)
+    steps = [Sample(fell + timedelta(seconds=5), 1)] + [
+        Sample(fell + timedelta(seconds=s), 0) for s in range(15, 91, 15)
+    ]
+    result = events.evaluate_fall(window(fall=[Sample(fell, 1)], steps=steps), DEFAULTS)
+    assert result.evidence["no_movement"] is True
+    assert result.message == "Fall with no movement"
+
+
+def test_a_stray_step_after_settling_is_not_getting_up():
+    fell = NOW - timedelta(seconds=90)
+    steps = [Sample(fell + timedelta(seconds=s), 1 if s == 45 else 0) for s in range(15, 91, 15)]
+    result = events.evaluate_fall(window(fall=[Sample(fell, 1)], steps=steps), DEFAULTS)
+    assert result.evidence["no_movement"] is True
+    assert result.evidence["steps_after_settling"] == 1
+
+
 def off_body_window():
     return window(
         heart_rate=steady(0 + 25, 6),
@@ -69,8 +87,8 @@ def test_worn_device_is_not_off_body():
     assert device.evaluate_off_body(worn, DEFAULTS).state is State.CLEAR
 
 
-@pytest.mark.parametrize(("silent_min", "state"), [(4.9, State.CLEAR), (5, State.ACTIVE), (30, State.ACTIVE)])
-def test_signal_lost_after_five_minutes_on_shift(silent_min, state):
+@pytest.mark.parametrize(("silent_min", "state"), [(5, State.CLEAR), (9.9, State.CLEAR), (10, State.ACTIVE), (30, State.ACTIVE)])
+def test_signal_lost_after_ten_minutes_on_shift_longer_than_a_normal_dropout(silent_min, state):
     result = device.evaluate_signal(NOW - timedelta(minutes=silent_min), NOW, True, DEFAULTS)
     assert result.state is state
 
@@ -87,10 +105,97 @@ def test_low_battery_on_shift(level, state):
 
 def test_thresholds_overrides_are_validated():
     assert DEFAULTS.with_overrides({"spo2_warning": 92}).spo2_warning == 92.0
-    assert DEFAULTS.with_overrides({"signal_lost_minutes": 10}).signal_lost_minutes == 10
+    assert DEFAULTS.with_overrides({"signal_lost_minutes": 15}).signal_lost_minutes == 15
     with pytest.raises(ValueError, match="unknown threshold"):
         DEFAULTS.with_overrides({"spo2_warn": 92})
     with pytest.raises(ValueError, match="must be a number"):
         DEFAULTS.with_overrides({"spo2_warning": "92"})
     with pytest.raises(ValueError, match="negative"):
         DEFAULTS.with_overrides({"spo2_warning": -1})
+
+
+def removed_band(**extra):
+    """A band taken off and laid down: skin at the air's, no steps."""
+    metrics = {
+        "skin_temp": steady(26.5, 6),
+        "ambient_temp": steady(25.0, 6),
+        "steps": steady(0, 6),
+        "spo2": steady(97, 6),
+    }
+    metrics.update(extra)
+    return window(**metrics)
+
+
+def test_a_band_that_stops_sending_heart_rate_when_removed_is_off_body():
+    result = device.evaluate_off_body(removed_band(), DEFAULTS)
+    assert result.state is State.ACTIVE
+    assert result.evidence["heart_rate"] == "missing"
+
+
+def test_no_heart_rate_while_moving_is_not_off_body():
+    result = device.evaluate_off_body(removed_band(steps=steady(10, 6)), DEFAULTS)
+    assert result.state is not State.ACTIVE
+
+
+def test_in_hot_air_the_skin_must_have_moved_towards_it():
+    # In a 33 °C bay skin on a body is within 2 °C of the air anyway.
+    on_body = window(skin_temp=steady(34.2, 15), ambient_temp=steady(33.0, 15), steps=steady(0, 6), spo2=steady(97, 6))
+    assert device.evaluate_off_body(on_body, DEFAULTS).state is not State.ACTIVE
+    # Taken off: the skin sensor falls from 35.5 to the air's 33.
+    taken_off = window(
+        skin_temp=series([35.5] * 20 + [33.2] * 11),
+        ambient_temp=steady(33.0, 15),
+        steps=steady(0, 6),
+        spo2=steady(97, 6),
+    )
+    assert device.evaluate_off_body(taken_off, DEFAULTS).state is State.ACTIVE
+
+
+def worn_without_heart_rate(minutes_without=6):
+    """Heart rate until ``minutes_without`` ago, every other metric still arriving, skin warm."""
+    hr = steady(80, 30, end=NOW - timedelta(minutes=minutes_without))
+    return window(
+        heart_rate=hr,
+        skin_temp=steady(33.5, 30),
+        ambient_temp=steady(25.0, 30),
+        steps=steady(3, 30),
+        spo2=steady(97, 30),
+    )
+
+
+@pytest.mark.parametrize(("minutes_without", "state"), [(4, State.CLEAR), (6, State.ACTIVE), (20, State.ACTIVE)])
+def test_no_heart_rate_from_a_worn_wearable_on_shift(minutes_without, state):
+    result = device.evaluate_heart_rate_missing(worn_without_heart_rate(minutes_without), True, DEFAULTS)
+    assert result.state is state
+    if state is State.ACTIVE:
+        assert result.severity is Severity.WARNING
+        assert "skin_temp" in result.evidence["metrics_arriving"]
+
+
+def test_no_heart_rate_off_shift_is_not_an_alert():
+    assert device.evaluate_heart_rate_missing(worn_without_heart_rate(), False, DEFAULTS).state is State.CLEAR
+
+
+def test_a_device_that_never_sends_heart_rate_raises_nothing():
+    w = window(skin_temp=steady(33.5, 30), steps=steady(3, 30))
+    assert device.evaluate_heart_rate_missing(w, True, DEFAULTS).state is State.HOLD
+
+
+def test_the_engine_reports_no_heart_rate_once_and_off_body_takes_over_a_removed_band():
+    worn = {v.kind: v for v in evaluate_window(worn_without_heart_rate(), Profile(age=40), DEFAULTS)}
+    assert worn["no_heart_rate"].state is State.ACTIVE
+    assert worn["off_body"].state is not State.ACTIVE
+    hr = steady(80, 30, end=NOW - timedelta(minutes=6))
+    removed = {v.kind: v for v in evaluate_window(removed_band(heart_rate=hr), Profile(age=40), DEFAULTS)}
+    assert removed["off_body"].state is State.ACTIVE
+    assert removed["no_heart_rate"].state is State.HOLD
+
+
+def test_a_band_being_taken_off_is_left_to_off_body():
+    # Heart rate gone for 6 minutes, the skin sensor cooling from 33.5 to
+    # 27 °C: not yet off-body by the air's measure, and not "no heart rate"
+    # either, which would be the wrong call a minute later.
+    hr = steady(80, 30, end=NOW - timedelta(minutes=6))
+    skin = series([33.5] * 48 + [33.0, 31.5, 30.0, 29.0, 28.2, 27.6, 27.2, 27.0, 27.0, 27.0, 27.0, 27.0, 27.0])
+    w = window(heart_rate=hr, skin_temp=skin, ambient_temp=steady(24.0, 30), steps=steady(0, 30))
+    assert device.evaluate_heart_rate_missing(w, True, DEFAULTS).state is State.HOLD

@@ -80,3 +80,21 @@ def test_score_of_four_holds_rather_than_clears():
     # pulse 115 (2) + SpO2 93 (2) = 4: below every trigger, but not clear by the margin
     result = news2.evaluate(resting(heart_rate=steady(115, 6), spo2=steady(93, 6)), DEFAULTS)
     assert result.state is State.HOLD
+
+
+@pytest.mark.parametrize(
+    # RCP NEWS2 chart 1, SpO2 scale 2, on air (a worker at work breathes air)
+    ("spo2", "score"),
+    [(83, 3), (84, 2), (85, 2), (86, 1), (87, 1), (88, 0), (92, 0), (93, 0), (99, 0)],
+)
+def test_spo2_scale_2(spo2, score):
+    assert news2.score_spo2_scale2(spo2) == score
+
+
+def test_a_hypercapnic_worker_at_target_scores_no_spo2_points():
+    metrics = {"heart_rate": steady(70, 6), "spo2": steady(89, 6), "resp_rate": steady(16, 6)}
+    scale1 = news2.evaluate(resting(**metrics), DEFAULTS)
+    assert scale1.state is State.ACTIVE and scale1.evidence["scores"]["spo2"] == 3
+    scale2 = news2.evaluate(resting(**metrics), DEFAULTS, scale2=True)
+    assert scale2.state is State.CLEAR
+    assert scale2.evidence["scores"]["spo2"] == 0 and scale2.evidence["spo2_scale"] == 2

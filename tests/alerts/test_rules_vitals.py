@@ -37,10 +37,51 @@ def test_too_short_a_dip_is_not_sustained():
     assert result.state is not State.ACTIVE
 
 
-def test_fever_from_core_temp_boundary():
-    assert vitals.evaluate_fever(window(core_temp=steady(37.5, 12)), Profile(age=40), DEFAULTS).state is State.ACTIVE
-    assert vitals.evaluate_fever(window(core_temp=steady(37.4, 12)), Profile(age=40), DEFAULTS).state is State.HOLD
-    assert vitals.evaluate_fever(window(core_temp=steady(37.1, 12)), Profile(age=40), DEFAULTS).state is State.CLEAR
+def core_at(value, steps_per_sample=0):
+    return window(core_temp=steady(value, 12), steps=steady(steps_per_sample, 12))
+
+
+@pytest.mark.parametrize(("core", "state"), [(37.5, State.ACTIVE), (37.4, State.HOLD), (37.1, State.CLEAR)])
+def test_fever_from_core_temp_at_rest(core, state):
+    assert vitals.evaluate_fever(core_at(core), Profile(age=40), DEFAULTS).state is state
+
+
+def test_a_warm_core_during_work_is_not_fever():
+    # 37.65 °C while working at a moderate pace (20 steps a minute): work
+    # alone raises core temperature to 37.5-38 °C. Nothing is raised, and
+    # nothing is cleared either, until the worker rests.
+    result = vitals.evaluate_fever(core_at(37.65, steps_per_sample=10), Profile(age=40), DEFAULTS)
+    assert result.state is State.HOLD
+    assert result.evidence["at_rest"] is False
+    resting = vitals.evaluate_fever(core_at(37.65), Profile(age=40), DEFAULTS)
+    assert resting.state is State.ACTIVE and resting.evidence["at_rest"] is True
+
+
+def test_the_checkin_thermometer_counts_during_work():
+    result = vitals.evaluate_fever(
+        core_at(37.0, steps_per_sample=10), Profile(age=40, checkin_temperature=37.8), DEFAULTS
+    )
+    assert result.state is State.ACTIVE
+
+
+def test_pedometer_noise_at_rest_is_still_rest():
+    steps = series([0, 0, 1, 0, 0, 0, 2, 0] * 3 + [0])
+    result = vitals.evaluate_fever(window(core_temp=steady(37.7, 12), steps=steps), Profile(age=40), DEFAULTS)
+    assert result.state is State.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("spo2", "state", "severity"),
+    [
+        (90, State.CLEAR, None),
+        (88, State.HOLD, None),
+        (87, State.ACTIVE, Severity.WARNING),
+        (85, State.ACTIVE, Severity.URGENT),
+    ],
+)
+def test_spo2_scale_2_judges_against_the_88_to_92_target(spo2, state, severity):
+    result = vitals.evaluate_hypoxemia(window(spo2=steady(spo2, 6)), DEFAULTS, scale2=True)
+    assert (result.state, result.severity) == (state, severity)
 
 
 @pytest.mark.parametrize(("checkin", "state"), [(37.5, State.ACTIVE), (37.4, State.CLEAR), (38.2, State.ACTIVE)])

@@ -94,7 +94,7 @@ def test_signal_lost_for_a_worker_on_shift_and_back(alice_device):
     device, _ = alice_device
     now = timezone.now()
     Shift.objects.create(worker=device.worker, starts_at=now - timedelta(hours=2), ends_at=now + timedelta(hours=6))
-    Device.objects.filter(pk=device.pk).update(last_seen_at=now - timedelta(minutes=6))
+    Device.objects.filter(pk=device.pk).update(last_seen_at=now - timedelta(minutes=11))
     assert services.signals_check(now=now) == 1
     alert = Alert.objects.get()
     assert (alert.kind, alert.severity) == ("signal_lost", "warning")
@@ -153,3 +153,41 @@ def test_escalation_task(alice, clara):
     )
     assert tasks.escalate_overdue() == 1
     assert tasks.escalate_overdue() == 0
+
+
+def hot_days(device, now, days, minutes=125, air=30.0):
+    """``days`` days of ``minutes`` minutes each at ``air`` °C, one reading a minute."""
+    readings = [
+        ("ambient_temp", air, now - timedelta(days=day, hours=3) + timedelta(minutes=m))
+        for day in range(days)
+        for m in range(minutes)
+    ]
+    for start in range(0, len(readings), 400):
+        store(device, readings[start : start + 400])
+
+
+@pytest.mark.parametrize(("days", "acclimatized"), [(10, True), (9, None)])
+def test_ten_hot_days_in_two_weeks_settle_an_unknown_acclimatization(alice_device, days, acclimatized):
+    device, _ = alice_device
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    hot_days(device, now, days)
+    assert services.worker_acclimatization_infer(worker_id=device.worker_id, now=now) is acclimatized
+    device.worker.refresh_from_db()
+    assert device.worker.acclimatized is acclimatized
+
+
+def test_short_hot_spells_do_not_count(alice_device):
+    device, _ = alice_device
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    hot_days(device, now, 14, minutes=100)
+    assert services.worker_acclimatization_infer(worker_id=device.worker_id, now=now) is None
+
+
+def test_a_recorded_acclimatization_is_never_overwritten(alice_device):
+    device, _ = alice_device
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    type(device.worker).objects.filter(pk=device.worker_id).update(acclimatized=False)
+    hot_days(device, now, 12)
+    assert services.worker_acclimatization_infer(worker_id=device.worker_id, now=now) is False
+    device.worker.refresh_from_db()
+    assert device.worker.acclimatized is False

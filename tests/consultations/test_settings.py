@@ -17,7 +17,13 @@ PROBE = "import json; from healthhub import settings as s; print(json.dumps(s.WE
 
 
 def ice_servers(tmp_path, **env: str) -> subprocess.CompletedProcess:
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HEALTHHUB_DATA_DIR": str(tmp_path), **env}
+    # HEALTHHUB_DEMO: the embedded key, as `make demo` runs (production needs SECRET_KEY).
+    clean = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HEALTHHUB_DATA_DIR": str(tmp_path),
+        "HEALTHHUB_DEMO": "true",
+        **env,
+    }
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=60
     )

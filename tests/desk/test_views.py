@@ -267,3 +267,16 @@ def test_site_overview_is_not_a_read_of_health_data(client, alice, clara, plant_
     client.force_login(clara)
     client.get(f"/desk/sites/{alice.site_id}/")
     assert AccessLog.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("acclimatized", "shown"),
+    [(None, "heat acclimatization unknown"), (False, "not acclimatized to heat"), (True, "acclimatized to heat")],
+)
+def test_the_worker_page_tells_unknown_acclimatization_from_no(client, alice, clara, acclimatized, shown):
+    type(alice).objects.filter(pk=alice.pk).update(acclimatized=acclimatized)
+    client.force_login(clara)
+    body = client.get(f"/workers/{alice.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert shown in body
+    others = {"heat acclimatization unknown", "not acclimatized to heat"} - {shown}
+    assert not any(other in body for other in others)

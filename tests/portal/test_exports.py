@@ -152,9 +152,15 @@ def test_exports_send_anonymous_to_login(client, alice_data):
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
-def test_an_upside_down_period_falls_back_to_the_last_30_days(client, alice, alice_data):
-    data = get_json(client, alice.user, start="2026-02-01", end="2026-01-01")
-    assert {r["value"] for r in data["readings"]} == {88, 96, 71}
+def test_an_upside_down_period_is_400_before_anything_is_streamed(client, alice, alice_data):
+    # Bad input is a 4xx naming the problem (issue 8), not a silent fallback.
+    client.force_login(alice.user)
+    response = client.get(
+        reverse("portal:export-json"), {"start": "2026-02-01", "end": "2026-01-01"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 400
+    assert "The start must not be after the end." in response.content.decode()
+    assert not getattr(response, "streaming", False)
 
 
 def test_withdrawn_consent_does_not_hide_my_own_data_from_me(client, alice, alice_data):

@@ -226,8 +226,9 @@ class Command(BaseCommand):
                 "department": department,
                 "shift_pattern": pattern,
                 "birth_year": birth_year,
-                # Workers of the hot bays are the acclimatized ones.
-                "acclimatized": heat_exposed,
+                # Workers of the hot bays are recorded as acclimatized; for
+                # the others nobody has recorded it (unknown).
+                "acclimatized": True if heat_exposed else None,
             },
         )
         # Monitoring needs consent: the demo's workers have agreed (to the

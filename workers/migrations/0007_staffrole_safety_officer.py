@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workers', '0005_consent_text_v1'),
+        ('workers', '0006_worker_acclimatization_unknown_hypercapnic'),
     ]
 
     operations = [

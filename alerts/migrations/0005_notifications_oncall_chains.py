@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0002_rank_generated_by_the_database'),
+        ('alerts', '0004_merge_20261128_1658'),
         ('workers', '0005_consent_text_v1'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
