@@ -140,6 +140,8 @@ def alert_events_for(user: AbstractBaseUser, alert: Alert) -> list[dict]:
     for e in events:
         if e.action == AlertEvent.Action.NOTE and not e.shared_with_worker:
             continue
+        if e.action == AlertEvent.Action.STEP:
+            continue  # the chain's steps are whom the staff paged: the clinicians' business
         detail = {key: e.detail[key] for key in WORKER_EVENT_DETAIL if key in e.detail}
         if e.shared_with_worker and e.detail.get("note"):
             detail["note"] = e.detail["note"]
