@@ -10,4 +10,5 @@ RUN DJANGO_SETTINGS_MODULE=healthhub.settings SECRET_KEY=collectstatic-at-build-
 RUN useradd --system --home /app healthhub && mkdir -p /data && chown healthhub /data
 USER healthhub
 EXPOSE 8000
-CMD ["uvicorn", "healthhub.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers"]
+# X-Forwarded-For is believed only from TRUSTED_PROXIES (accounts/client_address.py), not by uvicorn.
+CMD ["uvicorn", "healthhub.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-proxy-headers"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import Any
 
 from allauth.account import app_settings as account_settings
@@ -134,6 +135,18 @@ def lockout_response(
     form = LoginForm(request=request, initial={"login": (credentials or {}).get("username", "")})
     context = {"form": form, "locked_out_message": lockout_text(), "redirect_field_value": request.POST.get("next")}
     return render(request, "account/login.html", context, status=status)
+
+
+def lockout_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The username django-axes counts failures under: as sign-in matches it
+    (allauth looks usernames up case-insensitively), so "Clinician" and
+    "CLINICIAN" are counted as "clinician"."""
+    raw = (credentials or {}).get(settings.AXES_USERNAME_FORM_FIELD)
+    if raw is None and request is not None:
+        raw = getattr(request, "data", request.POST).get(settings.AXES_USERNAME_FORM_FIELD)
+    if not isinstance(raw, str):
+        return raw
+    return unicodedata.normalize("NFKC", raw).strip().casefold()
 
 
 # -- DRF ---------------------------------------------------------------------------------

@@ -9,4 +9,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from accounts import receivers  # noqa: F401  (connects the sign-in receivers)
+        import accounts.receivers  # noqa: F401  (connects the sign-in receivers by importing)
+        from accounts import socket_receivers
+
+        socket_receivers.connect()

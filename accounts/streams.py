@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import orjson
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth.models import AbstractBaseUser
 
+from accounts.sockets import CLOSE_FORBIDDEN, SessionBoundConsumer
 from workers.models import StaffRole
 from workers.roles import sites_for_role, worker_of
 
-CLOSE_FORBIDDEN = 4403
+__all__ = ["CLOSE_FORBIDDEN", "RoleStreamConsumer", "groups_for"]
 
 
 def groups_for(user, site_group: Callable[[int], str], worker_group: Callable[[int], str]) -> list[str]:
@@ -27,9 +28,10 @@ def groups_for(user, site_group: Callable[[int], str], worker_group: Callable[[i
     return groups
 
 
-class RoleStreamConsumer(AsyncWebsocketConsumer):
+class RoleStreamConsumer(SessionBoundConsumer):
     """Subclasses name their group functions; events go out as the
-    subclass's handlers send them. Actions go through the pages and the API."""
+    subclass's handlers send them, through ``push``, which re-checks the
+    session and the groups first. Actions go through the pages and the API."""
 
     site_group: Callable[[int], str]
     worker_group: Callable[[int], str]
@@ -37,8 +39,8 @@ class RoleStreamConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        user = await self.bind_session()
+        if user is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         groups = await database_sync_to_async(groups_for)(user, type(self).site_group, type(self).worker_group)
@@ -49,8 +51,16 @@ class RoleStreamConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = groups
         await self.accept()
+        self.watch_session()
+
+    def still_allowed(self, user: AbstractBaseUser) -> bool:
+        # Every group joined at connect must still be the user's: a clinician
+        # taken off a site stops hearing it (one given a site more hears it
+        # after reconnecting, which the role-change event makes them do).
+        return set(self.groups_joined) <= set(groups_for(user, type(self).site_group, type(self).worker_group))
 
     async def disconnect(self, code: int) -> None:
+        await self.unbind_session()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 

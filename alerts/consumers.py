@@ -9,6 +9,7 @@ import orjson
 
 from accounts.streams import RoleStreamConsumer
 from healthhub.live import site_clinicians_group, worker_group
+from workers.models import AccessOrigin
 
 
 class AlertStreamConsumer(RoleStreamConsumer):
@@ -16,6 +17,15 @@ class AlertStreamConsumer(RoleStreamConsumer):
     worker_group = staticmethod(worker_group)
 
     async def alert_changed(self, event: dict[str, Any]) -> None:
+        # Re-checked by dispatch (accounts.sockets); a clinician's screen
+        # showing a worker's alert is a read of that worker's health data.
+        alert = event["alert"]
+        await self.record_push(
+            worker_id=alert["worker"],
+            what="alert (live)",
+            item=f"alert:{alert['id']}",
+            origin=AccessOrigin.SOCKET_ALERTS,
+        )
         await self.send(
             text_data=orjson.dumps({"type": "alert", "change": event["change"], "alert": event["alert"]}).decode()
         )

@@ -15,6 +15,7 @@ from alerts import escalation
 from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze, WorkerZone
 from alerts.notify.services import notifications_record
 from alerts.rules.base import Evaluation, State
+from devices import protocol
 from devices.models import Device, DeviceStatus
 from healthhub.live import device_group, group_send_now, site_clinicians_group, worker_group
 from workers.models import Worker
@@ -54,6 +55,8 @@ def _publish(alert: Alert, change: str, *, to_device: bool = False) -> None:
     event = {"type": "alert.changed", "change": change, "alert": payload}
     site_id = Worker.objects.filter(pk=alert.worker_id).values_list("site_id", flat=True).first()
 
+    action = protocol.alert_action(alert.kind, alert.severity)
+
     def send() -> None:
         group_send_now(site_clinicians_group(site_id), event)
         group_send_now(worker_group(alert.worker_id), event)
@@ -67,8 +70,12 @@ def _publish(alert: Alert, change: str, *, to_device: bool = False) -> None:
                         "id": str(alert.pk),
                         "kind": alert.kind,
                         "severity": alert.severity,
-                        # The wearable speaks the site's language (Korean by default).
-                        "message": _device_text(alert.message),
+                        # What the wearable needs to vibrate and show, nothing
+                        # more: whoever holds it may not be the worker.
+                        "action": action,
+                        # For devices that still read ``message``: the action's
+                        # fixed phrase in the site's language (Korean by default).
+                        "message": _device_text(protocol.LEGACY_MESSAGE[action]),
                     },
                 )
 

@@ -173,6 +173,9 @@ def start_healthhub(sup: Supervisor, plan: Plan, env: dict[str, str]) -> Proc:
         "8192",
         "--lifespan",
         "off",
+        # The client address is REMOTE_ADDR unless TRUSTED_PROXIES says otherwise
+        # (accounts.client_address); uvicorn would believe X-Forwarded-For from 127.0.0.1.
+        "--no-proxy-headers",
         "--no-access-log",
         "--log-level",
         "warning",

@@ -25,15 +25,16 @@ from typing import Any
 
 import orjson
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import DataError
 from django.http import Http404
 
+from accounts.sockets import SessionBoundConsumer
 from accounts.streams import CLOSE_FORBIDDEN, RoleStreamConsumer
 from consultations import services
 from consultations.models import Consultation, ConsultationStatus
 from consultations.payloads import message_payload
-from consultations.selectors import Side, consultation_for, side_of
+from consultations.selectors import Side, consultation_for, consultation_side_now, side_of
 from consultations.serializers import MarkFrame, MessageFrame
 from healthhub.live import (
     consultation_clinicians_group,
@@ -42,12 +43,16 @@ from healthhub.live import (
     site_consultations_group,
     worker_consultations_group,
 )
+from workers.models import AccessOrigin
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024  # a session description is a few kilobytes
 TYPING_INTERVAL_S = 1.0
 SIGNALS = {"offer": "sdp", "answer": "sdp", "ice": "candidate", "hangup": None}
+# Frames a person's action sends (a delivery mark is the page's own): they
+# keep the session from going idle (accounts.sockets.note_activity).
+PERSON_ACTIONS = {"message", "read", "typing", *SIGNALS}
 
 
 @database_sync_to_async
@@ -70,7 +75,11 @@ def _dumps(data: dict[str, Any]) -> str:
     return orjson.dumps(data).decode()
 
 
-class ConsultationConsumer(AsyncWebsocketConsumer):
+class ConsultationConsumer(SessionBoundConsumer):
+    """Bound to its session (accounts.sockets): every frame from the browser
+    is handled as the user re-checked now, and every event is sent only
+    after the same check."""
+
     consultation_id: int
     side: Side | None = None
     groups_joined: list[str]
@@ -79,8 +88,8 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        user = await self.bind_session()
+        if user is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.consultation_id = int(self.scope["url_route"]["kwargs"]["consultation_id"])
@@ -97,8 +106,15 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.watch_session()
+
+    def still_allowed(self, user: AbstractBaseUser) -> bool:
+        # Still on the same side of this consultation: a clinician taken off
+        # the worker's site, or a worker moved away from them, is out.
+        return consultation_side_now(user, self.consultation_id) is self.side
 
     async def disconnect(self, code: int) -> None:
+        await self.unbind_session()
         if self.rtc_peer is not None:
             await self._signal_to(self.rtc_peer, "hangup", None)
         for group in self.groups_joined:
@@ -116,6 +132,8 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
             await self._error("bad_json", "not JSON")
             return
         kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind in PERSON_ACTIONS:
+            await self.note_activity()
         try:
             await self._dispatch_frame(kind, frame)
         except DataError:
@@ -151,7 +169,7 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
         body, ref = parsed.validated_data["body"], parsed.validated_data["ref"] or ""
         try:
             message, created = await database_sync_to_async(services.message_send)(
-                consultation_id=self.consultation_id, sender=self.scope["user"], body=body, client_ref=ref
+                consultation_id=self.consultation_id, sender=self.acting_as, body=body, client_ref=ref
             )
         except services.ConsultationError as exc:
             await self._error("refused", str(exc), ref=ref or None)
@@ -170,9 +188,7 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
         up_to = parsed.validated_data["up_to"]
         mark = services.messages_mark_read if kind == "read" else services.messages_mark_delivered
         try:
-            await database_sync_to_async(mark)(
-                consultation_id=self.consultation_id, reader=self.scope["user"], up_to=up_to
-            )
+            await database_sync_to_async(mark)(consultation_id=self.consultation_id, reader=self.acting_as, up_to=up_to)
         except services.ConsultationError as exc:
             await self._error("refused", str(exc))
 
@@ -266,6 +282,16 @@ class ConsultationListConsumer(RoleStreamConsumer):
     worker_group = staticmethod(worker_consultations_group)
 
     async def consultation_changed(self, event: dict[str, Any]) -> None:
+        # Re-checked by dispatch (accounts.sockets); the request's reason on a
+        # clinician's list is the worker's health data: logged once per
+        # consultation per clinician.
+        consultation = event["consultation"]
+        await self.record_push(
+            worker_id=consultation["worker"],
+            what="consultation (live)",
+            item=f"consultation:{consultation['id']}",
+            origin=AccessOrigin.SOCKET_CONSULTATIONS,
+        )
         await self.send(
             text_data=_dumps({"type": "consultation", "change": event["change"], "consultation": event["consultation"]})
         )

@@ -50,6 +50,14 @@ def consultation_for(user: AbstractBaseUser, consultation_id: int, *, what: str 
     return consultation
 
 
+def consultation_side_now(user: AbstractBaseUser, consultation_id: int) -> Side | None:
+    """The side ``user`` is on in the consultation now, or None if they may
+    no longer see it; nothing is logged (an open socket re-checking the
+    user it was opened by, not a new read)."""
+    consultation = consultations_visible_to(user).select_related("worker").filter(pk=consultation_id).first()
+    return None if consultation is None else side_of(user, consultation)
+
+
 def side_of(user: AbstractBaseUser | AnonymousUser, consultation: Consultation) -> Side | None:
     """The worker of the consultation, a clinician of the worker's site, or
     nobody (None). A clinician who is also this consultation's worker is the

@@ -37,6 +37,7 @@ METRIC_LABELS = {
     "skin_temp": _("Skin temperature"),
     "resp_rate": _("Respiration rate"),
     "hrv_rmssd": _("Heart rate variability (RMSSD)"),
+    "hrv_sdnn": _("Heart rate variability (SDNN)"),
     "steps": _("Steps"),
     "ambient_temp": _("Ambient temperature"),
     "ambient_humidity": _("Ambient humidity"),

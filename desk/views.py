@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +19,7 @@ from desk import selectors
 from desk.forms import SnoozeForm
 from desk.triage_queue import alerts_between
 from devices.protocol import METRICS
-from devices.selectors import latest_values
+from devices.selectors import devices_newly_linked, latest_values
 from workers.models import CheckIn, StaffRole
 from workers.roles import has_staff_role, staff_profile, worker_of
 from workers.selectors import worker_health_for, worker_on_shift
@@ -88,17 +89,25 @@ def worker_detail(request: HttpRequest, worker_id: int) -> HttpResponse:
         "labels": {**alert_labels(), "stat": {k: str(v) for k, v in selectors.STAT_LABELS.items()}},
     }
     latest = latest_values(worker)
+    newly_linked = devices_newly_linked(worker, now)
     return render(
         request,
         "desk/worker_detail.html",
         {
             "worker": worker,
             "latest": [
-                (r, selectors.METRIC_LABELS.get(r.metric, r.metric), METRICS[r.metric].unit)
+                (
+                    r,
+                    selectors.METRIC_LABELS.get(r.metric, r.metric),
+                    METRICS[r.metric].unit,
+                    r.device_id in newly_linked,  # a reading of a newly linked wearable
+                )
                 for r in latest
                 if not METRICS[r.metric].event
             ],
-            "devices": worker.devices.all(),
+            "devices": [(device, newly_linked.get(device.pk)) for device in worker.devices.all()],
+            "newly_linked": bool(newly_linked),
+            "new_link_hours": settings.DEVICE_NEW_LINK_HOURS,
             "on_shift": worker_on_shift(worker, now),
             "open_alerts": [a for a in alerts if a.status != "resolved"],
             "timeline": _timeline(alerts, checkins),

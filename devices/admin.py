@@ -45,7 +45,7 @@ class DeviceAdmin(admin.ModelAdmin):
         # Provisioning and reassignment go through the services, which issue
         # the token and close a connection opened under an old assignment.
         if not change:
-            device, token = device_provision(serial=obj.serial, model=obj.model, worker=obj.worker)
+            device, token = device_provision(serial=obj.serial, model=obj.model, worker=obj.worker, by=request.user)
             obj.pk = device.pk
             messages.warning(
                 request,
@@ -54,21 +54,21 @@ class DeviceAdmin(admin.ModelAdmin):
             )
             return
         if "worker" in form.changed_data:
-            device_assign(device=obj, worker=obj.worker)
+            device_assign(device=obj, worker=obj.worker, by=request.user)
         super().save_model(request, obj, form, change)
 
     @admin.action(description=_("Revoke the token of selected devices"), permissions=["change"])
     def revoke(self, request, queryset):
         with transaction.atomic():
             for device in queryset.select_for_update():
-                device_revoke(device=device)
+                device_revoke(device=device, by=request.user)
         count = queryset.count()
         self.message_user(request, ngettext("%d device revoked.", "%d devices revoked.", count) % count)
 
     @admin.action(description=_("Issue a new token for selected devices"), permissions=["change"])
     def rotate_token(self, request, queryset):
         for device in queryset:
-            token = device_token_rotate(device=device)
+            token = device_token_rotate(device=device, by=request.user)
             messages.warning(
                 request,
                 _("New token for %(serial)s, shown this once only: %(token)s")

@@ -167,7 +167,7 @@ class DeviceProvisionApi(APIView):
             )
         try:
             device, token = device_provision(
-                serial=data.validated_data["serial"], model=data.validated_data["model"], worker=worker
+                serial=data.validated_data["serial"], model=data.validated_data["model"], worker=worker, by=request.user
             )
         except ProvisioningError as exc:
             return Response({"serial": [str(exc)]}, status=400)
@@ -186,7 +186,7 @@ class DeviceRevokeApi(APIView):
             devices = devices.filter(worker__site__in=administered_sites(request.user))
         with transaction.atomic():
             device = get_object_or_404(devices, serial=serial)
-            device_revoke(device=device)
+            device_revoke(device=device, by=request.user)
         return Response(DeviceOutput(device).data)
 
 

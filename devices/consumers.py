@@ -369,7 +369,9 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self.close(code=1012)
 
     async def alert_push(self, event: dict[str, Any]) -> None:
-        await self._send(protocol.alert_message(event["id"], event["kind"], event["severity"], event["message"]))
+        await self._send(
+            protocol.alert_message(event["id"], event["kind"], event["severity"], event["action"], event["message"])
+        )
 
 
 def _bearer_token(scope: dict[str, Any]) -> str | None:

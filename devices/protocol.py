@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from django.utils.translation import gettext_noop
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ METRICS: dict[str, Metric] = {
         Metric("skin_temp", "°C", 20, 45, "39106-0"),
         Metric("core_temp", "°C", 30, 45, "8329-5"),
         Metric("resp_rate", "breaths/min", 3, 70, "9279-1"),
-        Metric("hrv_rmssd", "ms", 0, 500, "80404-7"),
+        # LOINC has no RMSSD code (80404-7 is the SDNN one): exported under
+        # the programme's own code system only (protocol change 2026-11-28).
+        Metric("hrv_rmssd", "ms", 0, 500),
+        Metric("hrv_sdnn", "ms", 0, 500, "80404-7"),
         Metric("steps", "count", 0, 1000, "55423-8"),
         Metric("ambient_temp", "°C", -40, 60),
         Metric("ambient_humidity", "%", 0, 100),
@@ -244,8 +248,63 @@ def welcome_message(serial: str, now: datetime, limits: Limits) -> dict[str, Any
     return {"type": "welcome", "device": serial, "server_time": now.isoformat(), "max_batch": limits.max_batch}
 
 
-def alert_message(alert_id: str, kind: str, severity: str, message: str) -> dict[str, Any]:
-    return {"type": "alert", "id": alert_id, "kind": kind, "severity": severity, "message": message}
+# What the wearable tells its wearer to do, as a closed set of codes the
+# device shows in its own words (protocol change 2026-11-28). A wearable is a
+# device someone else may hold: an alert frame carries no free text, no
+# diagnosis and no health figure.
+ACTIONS = ("help_is_coming", "seek_help", "rest_in_shade", "stop_and_rest", "take_a_break", "check_wearable")
+
+# The action for an alert's kind; severity can raise it to seek_help.
+_ACTION_OF_KIND = {
+    "sos": "help_is_coming",
+    "fall": "help_is_coming",
+    "heat_strain": "rest_in_shade",
+    "hypoxemia": "stop_and_rest",
+    "early_warning": "stop_and_rest",
+    "possible_illness": "seek_help",
+    "fever": "seek_help",
+    "rest_overdue": "take_a_break",
+    "off_body": "check_wearable",
+    "signal_lost": "check_wearable",
+    "low_battery": "check_wearable",
+}
+
+# The text older devices that still read ``message`` get until the field is
+# removed (docs/device-protocol.md, Changes): the action's fixed phrase, never
+# the alert's own message. English here; the server sends the site's language.
+LEGACY_MESSAGE = {
+    "help_is_coming": gettext_noop("Help is on the way. Stay where you are."),
+    "seek_help": gettext_noop("Please go to the health room."),
+    "rest_in_shade": gettext_noop("Stop work and rest in the shade. Drink water."),
+    "stop_and_rest": gettext_noop("Stop work and rest. Tell your supervisor."),
+    "take_a_break": gettext_noop("Time for a rest break."),
+    "check_wearable": gettext_noop("Check your wearable."),
+}
+
+
+def alert_action(kind: str, severity: str) -> str:
+    """The action code for an alert of ``kind`` and ``severity``: the kind's
+    own, or ``seek_help`` for a critical alert whose own action is milder."""
+    action = _ACTION_OF_KIND.get(kind, "seek_help")
+    if severity == "critical" and action not in ("help_is_coming", "seek_help"):
+        return "seek_help"
+    return action
+
+
+def alert_message(alert_id: str, kind: str, severity: str, action: str, legacy_message: str) -> dict[str, Any]:
+    """The alert frame: kind code, severity, alert id and action code, and
+    (for devices built before 2026-11-28) the action's fixed phrase as
+    ``message``."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    return {
+        "type": "alert",
+        "id": alert_id,
+        "kind": kind,
+        "severity": severity,
+        "action": action,
+        "message": legacy_message,
+    }
 
 
 def encode(message: dict[str, Any]) -> str:

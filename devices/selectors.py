@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from devices.models import Device, DeviceStatus, Reading
 from devices.tokens import token_hash
-from workers.models import Worker
+from workers.models import Worker, WorkerEvent, WorkerEventKind
 
 
 def device_by_token(token: str) -> Device | None:
@@ -37,3 +38,18 @@ def latest_values(worker: Worker) -> list[Reading]:
         if reading is not None:
             latest.append(reading)
     return latest
+
+
+def devices_newly_linked(worker: Worker, now: datetime) -> dict[int, datetime]:
+    """The worker's devices linked to them, or given a new key, less than
+    DEVICE_NEW_LINK_HOURS ago (device id -> when): their readings may not be
+    the worker's yet (a wearable provisioned by someone else, or worn by
+    someone else), and the clinicians' page says so."""
+    since = now - timedelta(hours=settings.DEVICE_NEW_LINK_HOURS)
+    linked: dict[str, datetime] = {}
+    events = WorkerEvent.objects.filter(
+        worker=worker, kind__in=[WorkerEventKind.DEVICE_LINKED, WorkerEventKind.DEVICE_NEW_TOKEN], at__gte=since
+    ).values_list("detail", "at")
+    for serial, at in events:
+        linked[serial] = max(at, linked.get(serial, at))
+    return {device.pk: linked[device.serial] for device in worker.devices.all() if device.serial in linked}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -15,7 +16,8 @@ from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_messag
 from devices.signals import readings_stored, zone_reported
 from devices.tokens import token_hash, token_new
 from healthhub.live import device_group, group_send_now
-from workers.models import Worker
+from workers.models import Worker, WorkerEventKind
+from workers.services import worker_event_record
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,20 @@ def _notify_device(device_id: int, event_type: str) -> None:
     transaction.on_commit(partial(group_send_now, device_group(device_id), {"type": event_type}))
 
 
+def _tell_worker(worker_id: int | None, kind: str, device: Device, by: AbstractBaseUser | None) -> None:
+    # A wearable linked to someone receives their alerts and speaks in their
+    # name: they hear of every change on their privacy page, and the
+    # clinicians' worker page marks the readings of a newly linked one.
+    if worker_id is not None:
+        worker_event_record(worker_id=worker_id, kind=kind, detail=device.serial, by=by)
+
+
 @transaction.atomic
-def device_provision(*, serial: str, model: str = "", worker: Worker | None = None) -> tuple[Device, str]:
+def device_provision(
+    *, serial: str, model: str = "", worker: Worker | None = None, by: AbstractBaseUser | None = None
+) -> tuple[Device, str]:
     """Create a device and issue its token. The token is returned once and
-    only its hash is kept."""
+    only its hash is kept. Linking it to a worker is told to the worker."""
     serial = serial.strip()
     if not serial:
         raise ProvisioningError("a serial number is required")
@@ -58,38 +70,48 @@ def device_provision(*, serial: str, model: str = "", worker: Worker | None = No
             )
     except IntegrityError:
         raise duplicate from None
+    _tell_worker(device.worker_id, WorkerEventKind.DEVICE_LINKED, device, by)
     return device, token
 
 
 @transaction.atomic
-def device_token_rotate(*, device: Device) -> str:
+def device_token_rotate(*, device: Device, by: AbstractBaseUser | None = None) -> str:
     """Issue a new token (reactivating a revoked device); the old token stops
-    working at once and any open connection with it is closed."""
+    working at once and any open connection with it is closed. Whoever holds
+    the new token speaks for the device's worker, who is told."""
     token = token_new()
     device.token_hash = token_hash(token)
     device.token_issued_at = timezone.now()
     device.status = DeviceStatus.ACTIVE
     device.save(update_fields=["token_hash", "token_issued_at", "status"])
     _notify_device(device.pk, "device.revoked")
+    _tell_worker(device.worker_id, WorkerEventKind.DEVICE_NEW_TOKEN, device, by)
     return token
 
 
 @transaction.atomic
-def device_revoke(*, device: Device) -> None:
-    """Revoke the device's token; an open connection is closed with 4401."""
+def device_revoke(*, device: Device, by: AbstractBaseUser | None = None) -> None:
+    """Revoke the device's token; an open connection is closed with 4401.
+    The worker it is linked to is told."""
     device.status = DeviceStatus.REVOKED
     device.token_hash = None
     device.save(update_fields=["status", "token_hash"])
     _notify_device(device.pk, "device.revoked")
+    _tell_worker(device.worker_id, WorkerEventKind.DEVICE_REVOKED, device, by)
 
 
 @transaction.atomic
-def device_assign(*, device: Device, worker: Worker | None) -> None:
+def device_assign(*, device: Device, worker: Worker | None, by: AbstractBaseUser | None = None) -> None:
     """Assign the device to a worker (or to nobody). An open connection is
-    closed so that the device reconnects under its new assignment."""
+    closed so that the device reconnects under its new assignment. The
+    worker it leaves and the worker it goes to are told."""
+    previous = Device.objects.filter(pk=device.pk).values_list("worker_id", flat=True).first()
     device.worker = worker
     device.save(update_fields=["worker"])
     _notify_device(device.pk, "device.reassigned")
+    if previous != device.worker_id:
+        _tell_worker(previous, WorkerEventKind.DEVICE_UNLINKED, device, by)
+        _tell_worker(device.worker_id, WorkerEventKind.DEVICE_LINKED, device, by)
 
 
 @dataclass(frozen=True)

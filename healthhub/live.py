@@ -9,6 +9,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 
 def device_group(device_id: int) -> str:
@@ -57,3 +58,26 @@ def site_consultations_group(site_id: int) -> str:
 def worker_consultations_group(worker_id: int) -> str:
     """The worker's own consultation list."""
     return f"worker.{worker_id}.consultations"
+
+
+def user_sockets_group(user_id: int) -> str:
+    """Every browser socket of one user, whatever it streams: sign-out, a
+    password or second-factor change, deactivation and a change of role or
+    sites close them through it (accounts.sockets)."""
+    return f"user.{user_id}.sockets"
+
+
+# The event that closes a user's sockets. With ``session`` (a fingerprint of
+# one session key, never the key itself) only the sockets opened by that
+# session close: signing out in one browser leaves another signed in.
+SOCKETS_CLOSE = "sockets.close"
+
+
+def user_sockets_close_on_commit(user_id: int, *, reason: str, session: str | None = None) -> None:
+    """Close ``user_id``'s browser sockets once the current transaction
+    commits (at once outside one), so that a socket never re-checks a change
+    that is not visible yet."""
+    event: dict[str, Any] = {"type": SOCKETS_CLOSE, "reason": reason}
+    if session is not None:
+        event["session"] = session
+    transaction.on_commit(lambda: group_send_now(user_sockets_group(user_id), event))

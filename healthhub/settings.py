@@ -179,6 +179,9 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
+    # --- hrprivacy: snapshots of closed days and weeks for the HR pages ---
+    "insights-take-snapshots": {"task": "insights.tasks.take_snapshots", "schedule": 900.0},
+    # --- end hrprivacy ---
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
     "consultations-overdue-questions": {"task": "consultations.tasks.mark_overdue_questions", "schedule": 60.0},
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
@@ -242,6 +245,21 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 HEALTHHUB_REQUIRE_MFA = env_bool("HEALTHHUB_REQUIRE_MFA", True)
 # Staff are signed out after this long without a request; everyone after SESSION_COOKIE_AGE.
 STAFF_IDLE_TIMEOUT = env_int("STAFF_IDLE_TIMEOUT", 30 * 60)
+# Every open browser socket re-checks its session (signed out, expired,
+# deactivated, role or sites changed) at least this often; the events that
+# close sockets at once are in accounts/socket_receivers.py (docs/sockets.md).
+SOCKET_RECHECK_S = env_int("SOCKET_RECHECK_S", 15)
+# The client address for the sign-in lockout: REMOTE_ADDR, unless the server
+# runs behind reverse proxies, listed here (addresses or networks); then the
+# nearest address in X-Forwarded-For that is not one of them (accounts.client_address).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
+# "Clinician", "clinician" and "CLINICIAN" are one username to sign-in, so one to the lockout.
+AXES_USERNAME_CALLABLE = "accounts.adapters.lockout_username"
+# Readings from a wearable linked to a worker (or given a new key) less than
+# this long ago are marked on the clinicians' worker page: they may not be
+# the worker's yet.
+DEVICE_NEW_LINK_HOURS = env_int("DEVICE_NEW_LINK_HOURS", 24)
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -347,6 +365,12 @@ INSIGHTS = {
     # K may be raised, never lowered below 5.
     "K": env_int("INSIGHTS_K", 5),
     "FEVER_TEMPERATURE": 37.5,
+    # HR pages read snapshots of closed days and weeks (insights.services.
+    # snapshots_take): a day is closed this long after its local midnight,
+    # and this many past weeks and days are filled in when missing.
+    "SNAPSHOT_GRACE_MINUTES": env_int("INSIGHTS_SNAPSHOT_GRACE_MINUTES", 60),
+    "SNAPSHOT_WEEKS": env_int("INSIGHTS_SNAPSHOT_WEEKS", 12),
+    "SNAPSHOT_DAYS": env_int("INSIGHTS_SNAPSHOT_DAYS", 28),
 }
 if INSIGHTS["K"] < 5:
     raise ValueError("INSIGHTS_K may only be raised above 5, never lowered")

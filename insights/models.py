@@ -46,3 +46,32 @@ class ClusterSignal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} {self.department or ''} {self.kind} {self.day}"
+
+
+class PeriodKind(models.TextChoices):
+    DAY = "day", _("Day")
+    WEEK = "week", _("Week")
+
+
+class PeriodSnapshot(models.Model):
+    """What HR may see of one closed period of a site, computed once when the
+    period has closed and never changed afterwards: a closed day's outbreak
+    signals, or a closed ISO week's tables, already suppressed (hidden
+    values are not stored at all). HR pages read only these, so two reads
+    can never differ by a worker who has just checked in."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("site"))
+    kind = models.CharField(_("kind"), max_length=8, choices=PeriodKind.choices)
+    start = models.DateField(_("start"))  # the day, or the Monday of the week, in the site's time zone
+    k = models.PositiveSmallIntegerField("k")
+    data = models.JSONField(_("published figures"))
+    taken_at = models.DateTimeField(_("taken at"))
+
+    class Meta:
+        verbose_name = _("period snapshot")
+        verbose_name_plural = _("period snapshots")
+        ordering = ["site", "kind", "-start"]
+        constraints = [models.UniqueConstraint(fields=["site", "kind", "start"], name="period_snapshot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.kind} {self.start}"

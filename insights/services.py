@@ -1,15 +1,19 @@
-"""Writes of the insights app: recording outbreak signals."""
+"""Writes of the insights app: recording outbreak signals, and the
+snapshots of closed periods that HR pages read."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from insights.models import ClusterSignal
+from insights.models import ClusterSignal, PeriodKind, PeriodSnapshot
 from insights.outbreak import BASELINE_DAYS, GUARD_DAYS, ears_c2
-from insights.selectors import daily_counts
+from insights.selectors import closed_days, closed_weeks, daily_counts, day_signal_groups, k_threshold, week_figures
+from insights.suppression import publish_signals
 from workers.models import Site
 
 # Enough history for the baseline, and to re-judge a few recent days.
@@ -48,3 +52,53 @@ def signals_detect(*, site: Site, today: date | None = None) -> list[ClusterSign
             else:
                 existing.delete()
     return recorded
+
+
+@transaction.atomic
+def snapshots_take(
+    *, site: Site, now: datetime | None = None, weeks: int | None = None, days: int | None = None, rebuild: bool = False
+) -> list[PeriodSnapshot]:
+    """Store what HR may see of every closed day and ISO week of the site
+    (within the back-fill window) that has no snapshot yet: the day's
+    published outbreak signals, the week's published tables.
+
+    A snapshot, once taken, is never changed (late data stays out of it), so
+    HR never sees a figure move. ``rebuild`` replaces existing snapshots:
+    for the demo's seeded history only. Safe to run from several workers at
+    once: a period already taken by another is skipped."""
+    now = now or timezone.now()
+    weeks = settings.INSIGHTS["SNAPSHOT_WEEKS"] if weeks is None else weeks
+    days = settings.INSIGHTS["SNAPSHOT_DAYS"] if days is None else days
+    k = k_threshold()
+    wanted = [(PeriodKind.WEEK, monday) for monday in closed_weeks(site, weeks, now)]
+    wanted += [(PeriodKind.DAY, day) for day in closed_days(site, days, now)]
+    if not wanted:
+        return []
+    existing = PeriodSnapshot.objects.filter(site=site, start__gte=min(start for _, start in wanted))
+    if rebuild:
+        for kind in (PeriodKind.WEEK, PeriodKind.DAY):
+            existing.filter(kind=kind, start__in=[start for k_, start in wanted if k_ == kind]).delete()
+    taken = set(existing.values_list("kind", "start")) if not rebuild else set()
+    departments = {str(pk): name for pk, name in site.departments.values_list("pk", "name")}
+    made = []
+    for kind, start in wanted:
+        if (kind, start) in taken:
+            continue
+        if kind == PeriodKind.WEEK:
+            data = week_figures(site, start, now)
+        else:
+            signals = publish_signals(day_signal_groups(site, start), k)
+            data = {
+                "signals": [
+                    {
+                        "where": departments.get(str(s.department), "") if s.department is not None else "",
+                        "kind": s.kind,
+                        "count": s.count,
+                        "expected": s.expected,
+                    }
+                    for s in signals
+                ]
+            }
+        made.append(PeriodSnapshot(site=site, kind=kind, start=start, k=k, data=data, taken_at=now))
+    PeriodSnapshot.objects.bulk_create(made, ignore_conflicts=True)
+    return made

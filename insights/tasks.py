@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from insights.services import signals_detect
+from insights.services import signals_detect, snapshots_take
 from workers.models import Site
 
 
@@ -8,3 +8,10 @@ from workers.models import Site
 def detect_outbreaks() -> int:
     """Periodic: outbreak signals for every site (idempotent)."""
     return sum(len(signals_detect(site=site)) for site in Site.objects.all())
+
+
+@shared_task(acks_late=True)
+def take_snapshots() -> int:
+    """Periodic: snapshots of every site's newly closed days and weeks for HR
+    (each taken once; a run with nothing newly closed writes nothing)."""
+    return sum(len(snapshots_take(site=site)) for site in Site.objects.all())

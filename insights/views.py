@@ -1,4 +1,5 @@
-"""HR and programme pages: anonymised aggregates and outbreak signals."""
+"""HR and programme pages: anonymised aggregates and outbreak signals, read
+from the snapshots of closed periods (insights.services.snapshots_take)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from django.shortcuts import get_object_or_404, render
 from healthhub.spreadsheets import csv_writer
 from insights.forms import DEFAULT_WEEKS, InsightsQueryForm
 from insights.models import ClusterSignal
-from insights.selectors import GROUPINGS, insight_sites, weekly_tables, workers_behind_signal
+from insights.selectors import (
+    GROUPINGS,
+    hr_signals,
+    hr_tables,
+    insight_sites,
+    is_site_clinician,
+    workers_behind_signal,
+)
 from workers.models import StaffRole
 from workers.roles import has_staff_role
 
@@ -35,8 +43,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_query(form)
     sites, site, grouping, weeks = _site_and_options(request, form.cleaned_data)
-    data = weekly_tables(site, grouping, weeks)
-    signals = ClusterSignal.objects.filter(site=site).select_related("department")[:20]
+    data = hr_tables(site, grouping, weeks)
+    # A clinician of the site may see today's live signals and the workers
+    # behind them; everyone else sees the published signals of closed days.
+    clinician = is_site_clinician(request.user, site)
+    live_signals = ClusterSignal.objects.filter(site=site).select_related("department")[:20] if clinician else []
     return render(
         request,
         "insights/overview.html",
@@ -47,8 +58,9 @@ def overview(request: HttpRequest) -> HttpResponse:
             "groupings": GROUPINGS,
             "weeks": weeks,
             "data": data,
-            "signals": signals,
-            "is_clinician": has_staff_role(request.user, StaffRole.CLINICIAN),
+            "is_clinician": clinician,
+            "live_signals": live_signals,
+            "signals": [] if clinician else hr_signals(site),
         },
     )
 
@@ -60,7 +72,7 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
     if not form.is_valid():
         return _bad_query(form)
     _sites, site, grouping, weeks = _site_and_options(request, form.cleaned_data)
-    data = weekly_tables(site, grouping, weeks)
+    data = hr_tables(site, grouping, weeks)
     metric = next((t for t in data["tables"] if t.key == table), None)
     if metric is None:
         raise Http404

@@ -65,6 +65,7 @@ UCUM_UNITS = {
     "core_temp": ("°C", "Cel"),
     "resp_rate": ("breaths/minute", "/min"),
     "hrv_rmssd": ("ms", "ms"),
+    "hrv_sdnn": ("ms", "ms"),
     "steps": ("steps", "{steps}"),
     "ambient_temp": ("°C", "Cel"),
     "ambient_humidity": ("%", "%"),
@@ -79,6 +80,7 @@ CATEGORY = {
     "core_temp": "vital-signs",
     "resp_rate": "vital-signs",
     "hrv_rmssd": "vital-signs",
+    "hrv_sdnn": "vital-signs",
     "steps": "activity",
 }
 # A reading's identity is (device, metric, time): its entry's fullUrl is a

@@ -53,6 +53,7 @@ from workers.selectors import (
     consent_latest,
     consent_text_current,
     site_clinicians,
+    worker_events_about,
     worker_has_consent,
     worker_health_for,
 )
@@ -80,6 +81,8 @@ ACCESS_WHAT = {
     "consultation": _("a consultation of yours"),
     "consultations": _("your consultations"),
     "consultation chat": _("a consultation chat of yours"),
+    "alert (live)": _("an alert of yours, shown live on their screen"),
+    "consultation (live)": _("your consultation request, shown live on their list"),
     "consultation notes": _("the clinician's notes on your consultation"),
     "cluster signal": _("an outbreak check that counted you"),
 }
@@ -268,6 +271,7 @@ def privacy(request: HttpRequest, worker: Worker) -> HttpResponse:
             "history": consent_history(worker)[:50],
             "clinicians": site_clinicians(worker),
             "log": page,
+            "wearable_events": worker_events_about(worker)[:50],
         },
         section="privacy",
     )

@@ -122,6 +122,9 @@ class AsgiServer:
             str(self.port),
             "--lifespan",
             "off",  # Django's ASGI handler does not speak lifespan
+            # The client address is REMOTE_ADDR unless TRUSTED_PROXIES says otherwise
+            # (accounts.client_address); uvicorn would believe X-Forwarded-For from 127.0.0.1.
+            "--no-proxy-headers",
             "--log-level",
             "warning",
             "--no-access-log",

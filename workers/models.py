@@ -47,8 +47,10 @@ class ShiftPattern(models.TextChoices):
 class Worker(models.Model):
     """A monitored employee. Health data hangs off this, never off the user."""
 
+    # PROTECT: a worker's sign-in is deactivated, never deleted (deleting it
+    # would take the health record and its history with it).
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="worker", verbose_name=_("user")
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="worker", verbose_name=_("user")
     )
     employee_number = models.CharField(_("employee number"), max_length=32, unique=True)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="workers", verbose_name=_("site"))
@@ -179,22 +181,53 @@ class StaffProfile(models.Model):
         return f"{self.user} ({self.get_role_display()})"
 
 
+class AccessOrigin(models.TextChoices):
+    """How the data left the server (PIPA safety measures, Art. 8: the
+    origin of each access)."""
+
+    HTTP = "http", _("page or API")
+    SOCKET_ALERTS = "socket:alerts", _("live alert stream")
+    SOCKET_CONSULTATIONS = "socket:consultations", _("live consultation list")
+
+
+class AccessAction(models.TextChoices):
+    READ = "read", _("read")  # a page, an API answer or an export the person asked for
+    PUSH = "push", _("pushed")  # sent to an open screen without being asked
+
+
 class AccessLog(models.Model):
-    """Who read whose health data, when, what and why. Append-only from the
-    application: rows are created, never changed or deleted by it."""
+    """Who read whose health data, when, what and why, from where and how
+    (PIPA safety measures, Art. 8: account, time, origin, subject, action).
+    Append-only: rows are created, never changed or deleted by the
+    application, and on PostgreSQL a trigger refuses UPDATE and DELETE
+    (migration workers 0008)."""
 
     accessor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("accessed by")
     )
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="access_log", verbose_name=_("worker"))
+    # PROTECT: deleting a worker must never take their access log with it
+    # (a worker leaves by deactivation, see issue 8).
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, related_name="access_log", verbose_name=_("worker"))
     what = models.CharField(_("what"), max_length=200)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    origin = models.CharField(_("origin"), max_length=32, choices=AccessOrigin.choices, default=AccessOrigin.HTTP)
+    action = models.CharField(_("action"), max_length=16, choices=AccessAction.choices, default=AccessAction.READ)
+    # The record pushed ("alert:12", "consultation:3"): one row per record
+    # per recipient, however often it is sent again.
+    item = models.CharField(_("record"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("access log entry")
         verbose_name_plural = _("access log")
         ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["accessor", "worker", "item"],
+                condition=models.Q(action="push"),
+                name="access_log_one_push_per_item_and_recipient",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.accessor} → {self.worker} ({self.what})"
@@ -251,7 +284,8 @@ class Consent(models.Model):
     deleted; the worker's latest decision is their current state (see
     workers.selectors.worker_has_consent)."""
 
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="consents", verbose_name=_("worker"))
+    # PROTECT: a worker's consent history outlives any attempt to delete them.
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, related_name="consents", verbose_name=_("worker"))
     text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+", verbose_name=_("text version"))
     decision = models.CharField(_("decision"), max_length=16, choices=ConsentDecision.choices)
     at = models.DateTimeField(_("at"))
@@ -285,3 +319,46 @@ class Consent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("consent decisions cannot be deleted")
+
+
+class WorkerEventKind(models.TextChoices):
+    DEVICE_LINKED = "device_linked", _("A new wearable was linked to you")
+    DEVICE_UNLINKED = "device_unlinked", _("A wearable was unlinked from you")
+    DEVICE_REVOKED = "device_revoked", _("A wearable of yours was revoked")
+    DEVICE_NEW_TOKEN = "device_new_token", _("A wearable of yours was given a new key")
+
+
+class WorkerEvent(models.Model):
+    """Something done to the links between a worker and their data that the
+    worker should hear of, shown on their privacy page (a wearable linked to
+    them receives their alerts and sends readings in their name).
+    Append-only, like the access log."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, related_name="events", verbose_name=_("worker"))
+    kind = models.CharField(_("what happened"), max_length=32, choices=WorkerEventKind.choices)
+    detail = models.CharField(_("detail"), max_length=200, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("worker event")
+        verbose_name_plural = _("worker events")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.worker} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("worker events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("worker events cannot be deleted")

@@ -7,7 +7,16 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
-from workers.models import AccessLog, Consent, ConsentDecision, ConsentText, ShiftPattern, StaffRole, Worker
+from workers.models import (
+    AccessLog,
+    Consent,
+    ConsentDecision,
+    ConsentText,
+    ShiftPattern,
+    StaffRole,
+    Worker,
+    WorkerEvent,
+)
 from workers.roles import sites_for_role
 from workers.services import access_log_record
 
@@ -102,6 +111,11 @@ def workers_with_consent(workers: QuerySet[Worker] | None = None) -> QuerySet[Wo
 def consent_history(worker: Worker) -> QuerySet[Consent]:
     """The worker's decisions, newest first."""
     return worker.consents.select_related("text").order_by("-at", "-id")
+
+
+def worker_events_about(worker: Worker) -> QuerySet[WorkerEvent]:
+    """What was done to the worker's wearables, newest first (their privacy page)."""
+    return WorkerEvent.objects.filter(worker=worker).select_related("by__staff_profile").order_by("-at", "-id")
 
 
 def access_log_about(worker: Worker) -> QuerySet[AccessLog]:

@@ -6,10 +6,19 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from workers.models import AccessLog, CheckIn, Consent, ConsentDecision, ConsentText, Worker
+from workers.models import (
+    AccessAction,
+    AccessLog,
+    CheckIn,
+    Consent,
+    ConsentDecision,
+    ConsentText,
+    Worker,
+    WorkerEvent,
+)
 from workers.signals import consent_withdrawn, health_data_changed
 
 ACCESS_LOG_COALESCE_S = 600
@@ -28,6 +37,36 @@ def access_log_record(*, accessor: AbstractBaseUser, worker: Worker, what: str, 
     same = AccessLog.objects.filter(accessor=accessor, worker=worker, what=what, reason=reason, at__gte=recent)
     if not same.exists():
         AccessLog.objects.create(accessor=accessor, worker=worker, what=what, reason=reason)
+
+
+def access_log_push(*, accessor: AbstractBaseUser, worker_id: int, what: str, item: str, origin: str) -> bool:
+    """Record that ``item`` (e.g. "alert:12") about worker ``worker_id`` was
+    pushed to ``accessor``'s open screen: one row per record per recipient,
+    however often it is sent again (the unique constraint decides, so two
+    sockets or processes racing write one row). The worker's own pushes are
+    not logged. Returns whether a row was written."""
+    owner = Worker.objects.filter(pk=worker_id).values_list("user_id", flat=True).first()
+    if owner is None or owner == accessor.pk:
+        return False
+    try:
+        with transaction.atomic():
+            AccessLog.objects.create(
+                accessor=accessor,
+                worker_id=worker_id,
+                what=what[:200],
+                item=item[:64],
+                origin=origin,
+                action=AccessAction.PUSH,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def worker_event_record(*, worker_id: int, kind: str, detail: str = "", by: AbstractBaseUser | None = None) -> None:
+    """Tell the worker (on their privacy page) that ``kind`` happened to them."""
+    by = by if by is not None and by.pk is not None else None
+    WorkerEvent.objects.create(worker_id=worker_id, kind=kind, detail=detail[:200], by=by, at=timezone.now())
 
 
 class NoConsent(Exception):

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from alerts import services
 from alerts.rules.base import Evaluation, Severity
-from healthhub.asgi import application
+from tests.sockets import browser_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 def stream(user, origin=b"http://localhost"):
-    comm = WebsocketCommunicator(application, "/ws/alerts/", headers=[(b"origin", origin)])
-    if user is not None:
-        comm.scope["user"] = user  # AuthMiddlewareStack keeps a user already in scope
-    return comm
+    return browser_socket("/ws/alerts/", user, origin=origin)
 
 
 @database_sync_to_async

@@ -11,15 +11,14 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from alerts.models import Alert
-from healthhub.asgi import application
 from tests.devices.wsclient import batch, connected, iso, now_utc, send
+from tests.sockets import browser_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 async def dashboard(user) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, "/ws/alerts/", headers=[(b"origin", b"http://localhost")])
-    comm.scope["user"] = user
+    comm = browser_socket("/ws/alerts/", user)
     ok, _ = await comm.connect()
     assert ok
     return comm

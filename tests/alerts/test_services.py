@@ -197,8 +197,36 @@ def test_changes_reach_clinicians_portal_and_wearable(alice, alice_device, t0, d
         "id": str(alert.pk),
         "kind": "fall",
         "severity": "critical",
-        "message": "넘어짐 감지",  # the wearable speaks the site's language, Korean by default
+        "action": "help_is_coming",
+        # For devices that still read ``message``: the action's fixed phrase in
+        # the site's language (Korean by default), never the alert's own text.
+        "message": "도움이 오고 있습니다. 그 자리에 계세요.",
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "severity", "action"),
+    [
+        ("sos", "critical", "help_is_coming"),
+        ("heat_strain", "warning", "rest_in_shade"),
+        ("heat_strain", "critical", "seek_help"),
+        ("hypoxemia", "urgent", "stop_and_rest"),
+        ("fever", "warning", "seek_help"),
+        ("low_battery", "info", "check_wearable"),
+    ],
+)
+def test_a_wearable_gets_codes_and_no_health_text(
+    alice, alice_device, t0, kind, severity, action, django_capture_on_commit_callbacks
+):
+    device, _ = alice_device
+    wearable = receive(device_group(device.pk))
+    text = "Core temperature 39.4 °C: suspected heat stroke"
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = apply(alice, Evaluation.active(kind, Severity.from_label(severity), text), t0)
+    frame = wearable()
+    assert (frame["kind"], frame["severity"], frame["action"], frame["id"]) == (kind, severity, action, str(alert.pk))
+    assert set(frame) == {"type", "id", "kind", "severity", "action", "message"}
+    assert "39.4" not in frame["message"] and "heat stroke" not in frame["message"]
 
 
 def test_site_thresholds_apply_to_that_site_only(alice, charlie):

@@ -10,19 +10,16 @@ from channels.testing import WebsocketCommunicator
 
 from consultations import services
 from consultations.models import Message, Note
-from healthhub.asgi import application
 from tests.consultations.conftest import NOTE_TEXT
 from tests.factories import staff
+from tests.sockets import browser_socket
 from workers.models import AccessLog
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 def socket(user, path: str, origin: bytes = b"http://localhost") -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, path, headers=[(b"origin", origin)])
-    if user is not None:
-        comm.scope["user"] = user
-    return comm
+    return browser_socket(path, user, origin=origin)
 
 
 async def joined(user, consultation) -> WebsocketCommunicator:

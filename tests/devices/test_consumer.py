@@ -362,13 +362,21 @@ async def test_alert_push_reaches_the_device(alice_device):
     comm = await connected(token)
     await get_channel_layer().group_send(
         device_group(device.pk),
-        {"type": "alert.push", "id": "17", "kind": "heat_strain", "severity": "warning", "message": "쉬세요"},
+        {
+            "type": "alert.push",
+            "id": "17",
+            "kind": "heat_strain",
+            "severity": "warning",
+            "action": "rest_in_shade",
+            "message": "그늘에서 쉬세요",
+        },
     )
     assert await comm.receive_json_from() == {
         "type": "alert",
         "id": "17",
         "kind": "heat_strain",
         "severity": "warning",
-        "message": "쉬세요",
+        "action": "rest_in_shade",
+        "message": "그늘에서 쉬세요",
     }
     await comm.disconnect()

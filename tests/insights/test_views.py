@@ -1,5 +1,6 @@
 """HR insights pages: aggregates from real rows, suppression applied, CSV
-equal to the page, and no route to anyone's individual data."""
+equal to the page, and no route to anyone's individual data. The pages
+read snapshots of closed weeks and days (insights.services.snapshots_take)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from alerts.models import Alert
 from insights.models import ClusterSignal
-from insights.selectors import weekly_tables
-from insights.services import signals_detect
+from insights.selectors import hr_signals, hr_tables
+from insights.services import signals_detect, snapshots_take
 from tests.factories import DepartmentFactory, WorkerFactory
 from workers.models import CheckIn, Shift
 
@@ -21,6 +23,13 @@ pytestmark = pytest.mark.django_db
 SEOUL = ZoneInfo("Asia/Seoul")
 TODAY = date(2026, 11, 25)  # a Wednesday
 MONDAY = date(2026, 11, 23)
+# The week of MONDAY has closed (Sunday 29th ended, and the grace hour passed).
+AFTER_THE_WEEK = datetime(2026, 12, 1, 9, 0, tzinfo=SEOUL)
+
+
+def tables(site, grouping="department", weeks=2, now=AFTER_THE_WEEK):
+    snapshots_take(site=site, now=now, weeks=weeks, days=2)
+    return hr_tables(site, grouping, weeks, now=now)
 
 
 @pytest.fixture
@@ -55,19 +64,33 @@ def cell(data, key, row, week=MONDAY):
 
 
 def test_aggregates_by_department_with_small_groups_hidden(plant, site_a):
-    data = weekly_tables(site_a, "department", weeks=2, today=TODAY)
+    data = tables(site_a)
     assembly, paint = plant["assembly"].pk, plant["paint"].pk
     assert cell(data, "worker_shifts", assembly) == "14"  # 7 workers x 2 shifts
     assert cell(data, "worker_shifts", paint) == "—"  # 3 workers: hidden
-    assert cell(data, "alerts", assembly) == f"{100 * 6 / 14:.1f}"  # 6 alerts per 14 shifts
     assert cell(data, "alerts", paint) == "—"
-    assert cell(data, "checkins", assembly) == f"{100 * 5 / 14:.1f}"
+    # 5 check-ins, all in Assembly; the week's total (5 of 30 shifts) is shown.
+    # Paint's hidden 0 would be the total minus Assembly minus Press (3 workers
+    # who did not check in): Assembly, the only positive partner, is hidden too.
+    assert cell(data, "checkins", paint) == "—" and cell(data, "checkins", assembly) == "—"
+    metric = next(t for t in data["tables"] if t.key == "checkins")
+    assert metric.shown(None, MONDAY) == f"{100 * 5 / 30:.1f}"
+    assert cell(data, "checkins", plant["press"].pk) == "0"
     # 1 symptomatic check-in: a cell of one worker is hidden
     assert cell(data, "symptomatic", assembly) == "—"
 
 
+def test_a_figure_nearly_all_of_a_group_shares_is_hidden(plant, site_a):
+    # 6 of Assembly's 7 workers had an alert: "6 of 7" discloses nearly everyone
+    data = tables(site_a)
+    assert cell(data, "alerts", plant["assembly"].pk) == "—"
+    metric = next(t for t in data["tables"] if t.key == "alerts")
+    # the week's total (7 alerts of 15 workers, over 30 shifts) is not homogeneous
+    assert metric.shown(None, MONDAY) == f"{100 * 7 / 30:.1f}"
+
+
 def test_complementary_suppression_protects_the_totals(plant, site_a):
-    data = weekly_tables(site_a, "department", weeks=2, today=TODAY)
+    data = tables(site_a)
     shifts = next(t for t in data["tables"] if t.key == "worker_shifts")
     # Paint (6 shifts) is hidden and the week's total (30) is shown: Press, the
     # smallest other row (10), is hidden too, or 30 - 14 - 10 would give Paint back.
@@ -78,13 +101,15 @@ def test_complementary_suppression_protects_the_totals(plant, site_a):
 
 
 def test_hr_page_and_csv_show_the_same_suppressed_numbers(client, plant, hana, site_a):
+    snapshots_take(site=site_a, weeks=3, days=1)  # the page shows the closed weeks before today
     client.force_login(hana)
     page = client.get(f"/insights/?site={site_a.pk}&weeks=2").content.decode()
     assert "Assembly" in page and "Paint" in page
     csv_text = client.get(f"/insights/export/worker_shifts.csv?site={site_a.pk}&weeks=2").content.decode("utf-8-sig")
     lines = csv_text.strip().splitlines()
-    assert lines[0].split(",")[1:] == [(MONDAY - timedelta(days=7)).isoformat(), MONDAY.isoformat()]
-    assert any(line.startswith("Paint,") and line.endswith(",—") for line in lines)
+    assert len(lines[0].split(",")) == 3  # the group, then two closed weeks
+    # Paint (3 workers) is a small group: hidden in every week, whatever happened
+    assert any(line == "Paint,—,—" for line in lines)
     # no names, no employee numbers
     for worker in plant["crew"] + plant["painters"]:
         assert worker.employee_number not in page and worker.employee_number not in csv_text
@@ -125,13 +150,24 @@ def test_an_outbreak_raises_a_signal_with_counts_only(outbreak, plant, site_a):
     assert ClusterSignal.objects.filter(day=TODAY).count() == len(outbreak)
 
 
-def test_clinician_sees_the_workers_behind_a_signal_and_hr_does_not(client, outbreak, plant, clara, hana):
+def test_clinician_sees_the_workers_behind_a_signal_and_hr_does_not(client, outbreak, plant, clara, hana, site_a):
     signal = ClusterSignal.objects.get(department=plant["assembly"], kind="fever")
     client.force_login(hana)
     assert client.get(f"/insights/signals/{signal.pk}/").status_code == 404
-    overview = client.get("/insights/").content.decode()
-    assert "Fever" in overview or "발열" in overview
+    with time_machine.travel(datetime(2026, 11, 25, 15, 0, tzinfo=SEOUL), tick=False):
+        snapshots_take(site=site_a, days=3, weeks=1)
+        client.force_login(hana)
+        assert "발열" not in client.get("/insights/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()  # the day is open
+    with time_machine.travel(datetime(2026, 11, 26, 9, 0, tzinfo=SEOUL), tick=False):
+        snapshots_take(site=site_a, days=3, weeks=1)
+        client.force_login(hana)
+        overview = client.get("/insights/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+        shown = hr_signals(site_a)
+    assert "발열" in overview
     assert plant["crew"][0].employee_number not in overview
+    # 5 of Assembly's 7 workers: homogeneous, so Assembly's signal is not listed;
+    # the site's 5 of 15 is, with its count
+    assert [(s.where, s.kind, s.count) for s in shown if s.kind == "fever"] == [(site_a.name, "fever", 5)]
     client.force_login(clara)
     page = client.get(f"/insights/signals/{signal.pk}/").content.decode()
     for worker in plant["crew"][:5]:
@@ -162,8 +198,9 @@ def test_consultations_and_outcomes_are_counted_and_suppressed(plant, site_a, cl
         outcome="go_home",
         closed_at=start,
     )
-    data = weekly_tables(site_a, "department", weeks=2, today=TODAY)
-    assert cell(data, "consultations", plant["assembly"].pk) == "7"
+    data = tables(site_a)
+    # all 7 of Assembly asked for a consultation: homogeneous, so hidden
+    assert cell(data, "consultations", plant["assembly"].pk) == "—"
     outcomes = next(t for t in data["tables"] if t.key == "outcomes")
     assert outcomes.shown("go_home", MONDAY) == "—"  # one worker
     # the week's total (7) is shown, so "fit for work" (6) is hidden too: 7 - 6 would give 1 back

@@ -18,9 +18,9 @@ from django.utils import timezone
 from alerts.rules.base import Evaluation, Severity
 from alerts.services import alert_apply
 from consultations.models import Message
-from healthhub.asgi import application
 from tests.conftest import api_as
 from tests.devices.wsclient import batch, connected, hr_series
+from tests.sockets import browser_socket as signed_in_socket
 
 SUPERSCRIPT = "\u00b2"
 TWENTY_DIGITS = "9" * 20
@@ -131,9 +131,8 @@ def test_data_page_with_out_of_bounds_period_shows_the_form_error(page, alice):
 
 
 def browser_socket(user, path: str) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
-    comm.scope["user"] = user
-    return comm
+    # With a real session: browser sockets are bound to theirs (accounts.sockets).
+    return signed_in_socket(path, user)
 
 
 async def next_of_type(comm: WebsocketCommunicator, kind: str) -> dict:

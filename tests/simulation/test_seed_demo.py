@@ -62,7 +62,6 @@ def test_seed_creates_the_cast(tmp_path):
     assert admin.has_perms(
         ["workers.change_worker", "workers.add_department", "devices.add_device", "alerts.change_sitethresholds"]
     )
-    assert admin.has_perms(["alerts.change_oncall", "alerts.add_escalationstep"])
     # The demo clinician is on call now, so the escalation chains reach someone.
     from alerts.escalation import on_call_now
 
@@ -146,3 +145,14 @@ async def test_a_token_from_the_file_opens_a_device_connection(tmp_path):
     welcome = await comm.receive_json_from()
     assert (welcome["type"], welcome["device"]) == ("welcome", entry["serial"])
     await comm.disconnect()
+
+
+@pytest.mark.django_db
+def test_seed_reuses_the_role_groups_of_the_migration(tmp_path):
+    from django.contrib.auth.models import Group
+
+    before = dict(Group.objects.values_list("name", "pk"))
+    seed(tmp_path / "devices.json")
+    assert dict(Group.objects.values_list("name", "pk")) == before
+    admin = StaffProfile.objects.get(role=StaffRole.SITE_ADMIN).user
+    assert not admin.has_perm("workers.delete_worker") and not admin.has_perm("devices.delete_device")

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.management.color import no_style
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -82,6 +84,16 @@ def test_a_new_version_needs_a_new_agreement_and_keeps_the_old_one(newcomer, con
     assert consent_withdraw(worker=newcomer, now=T0 + timedelta(days=3)).text == v2
 
 
+def empty_consent_tables() -> None:
+    """As a fresh database: TRUNCATE on PostgreSQL, where the append-only
+    trigger refuses row deletes (workers migration 0008)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # TRUNCATE waits for no deferred foreign-key check
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    sql = connection.ops.sql_flush(no_style(), [Consent._meta.db_table, ConsentText._meta.db_table])
+    connection.ops.execute_sql_flush(sql)
+
+
 def test_decisions_and_texts_cannot_be_changed_or_deleted(alice, consent_text):
     decision = Consent.objects.get(worker=alice)
     decision.decision = ConsentDecision.WITHDRAWN
@@ -99,8 +111,7 @@ def test_decisions_and_texts_cannot_be_changed_or_deleted(alice, consent_text):
 
 def test_granting_without_a_published_text_fails(newcomer):
     # Texts cannot be deleted one by one: empty the table as a fresh database would be.
-    Consent.objects.all()._raw_delete(Consent.objects.db)
-    ConsentText.objects.all()._raw_delete(ConsentText.objects.db)
+    empty_consent_tables()
     with pytest.raises(ConsentError):
         consent_grant(worker=newcomer)
 
@@ -177,8 +188,7 @@ def test_an_emptied_database_gets_the_initial_text_again(db):
     from workers.consent import INITIAL_TEXT_EN, INITIAL_VERSION
     from workers.services import consent_text_ensure
 
-    Consent.objects.all()._raw_delete(Consent.objects.db)
-    ConsentText.objects.all()._raw_delete(ConsentText.objects.db)
+    empty_consent_tables()
     text = consent_text_ensure()
     assert (text.version, text.text_en) == (INITIAL_VERSION, INITIAL_TEXT_EN)
     assert consent_text_ensure() == text

@@ -118,6 +118,9 @@ class Command(BaseCommand):
             str(port),
             "--lifespan",
             "off",
+            # The client address is REMOTE_ADDR unless TRUSTED_PROXIES says otherwise
+            # (accounts.client_address); uvicorn would believe X-Forwarded-For from 127.0.0.1.
+            "--no-proxy-headers",
             "--log-level",
             "warning",
             "--no-access-log",

@@ -21,12 +21,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.policy import authenticator_app_enrol
+from accounts.role_groups import role_group
 from devices.models import Device
 from devices.services import device_assign, device_provision, device_token_rotate
 from simulation.physiology import shift_on
@@ -37,7 +38,6 @@ SITE_CODE = "gumi-1"
 SITE_NAME = "구미 1공장 (Gumi Plant 1)"
 SITE_TZ = "Asia/Seoul"
 DEVICE_MODEL = "HealthBand S2 (simulated)"
-SITE_ADMIN_GROUP = "Site administrators"
 
 # (name, heat-exposed): casting, heat treatment and welding bays are hot.
 DEPARTMENTS = [
@@ -301,22 +301,6 @@ class Command(BaseCommand):
 
 
 def _site_admin_group() -> Group:
-    """Model permissions for running a site in the Django admin: its workers,
-    departments, roles, shifts, devices, rule thresholds, the on-call rota and
-    escalation chains (the admin still
-    scopes every list and choice to the administrator's own sites). Not readings or the access log (health
-    data is read through audited views only), not user accounts (changing a
-    user includes making it a superuser), and sites can be edited, not
-    created or deleted."""
-    group, _ = Group.objects.get_or_create(name=SITE_ADMIN_GROUP)
-    full = Permission.objects.filter(
-        content_type__app_label="workers", content_type__model__in=["department", "worker", "staffprofile", "shift"]
-    ) | Permission.objects.filter(
-        content_type__app_label__in=["devices", "alerts"],
-        content_type__model__in=["device", "sitethresholds", "oncall", "escalationstep"],
-    )
-    site = Permission.objects.filter(
-        content_type__app_label="workers", content_type__model="site", codename__in=["view_site", "change_site"]
-    )
-    group.permissions.set(list(full) + list(site))
-    return group
+    """The site administrators' permission group, as the accounts migration
+    made it (accounts.role_groups): the demo adds nothing of its own."""
+    return role_group(StaffRole.SITE_ADMIN)

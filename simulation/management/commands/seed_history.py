@@ -1,6 +1,9 @@
 """``manage.py seed_history``: past weeks for the demo's HR pages and
-outbreak detector: shifts, daily check-ins, a few resolved alerts, and,
-with --outbreak, a fever cluster in one department today.
+outbreak detector: shifts, daily check-ins, a few resolved alerts, a
+heart-rate reading every half hour of each shift from the worker's wearable
+(so that past weeks count as monitored), and, with --outbreak, a fever
+cluster in one department yesterday (a closed day, so HR sees it too); then
+the HR snapshots of the closed days and weeks are rebuilt.
 
 Demo only. Idempotent: history rows it made before are replaced (check-ins
 and alerts by day and worker, shifts by time), and nothing is written for
@@ -17,7 +20,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from alerts.models import Alert, AlertStatus
-from insights.services import signals_detect
+from devices.models import Device, Reading
+from insights.services import signals_detect, snapshots_take
 from simulation.physiology import shift_on
 from workers.models import CheckIn, Shift, Site, Worker
 
@@ -53,7 +57,8 @@ class Command(BaseCommand):
         Shift.objects.filter(worker__site=site_obj, starts_at__gte=start_of, starts_at__lt=end_of).delete()
         CheckIn.objects.filter(worker__site=site_obj, day__gte=first, day__lt=today).delete()
         Alert.objects.filter(worker__site=site_obj, opened_at__gte=start_of, opened_at__lt=end_of).delete()
-        shifts, checkins, alerts = [], [], []
+        device_of = dict(Device.objects.filter(worker__site=site_obj).values_list("worker_id", "pk"))
+        shifts, checkins, alerts, readings = [], [], [], []
         for index, worker in enumerate(workers):
             crew = index % 3
             day = first
@@ -61,6 +66,16 @@ class Command(BaseCommand):
                 span = shift_on(worker.shift_pattern, crew, day, tz)
                 if span is not None:
                     shifts.append(Shift(worker=worker, starts_at=span[0], ends_at=span[1]))
+                    at = span[0]
+                    while worker.pk in device_of and at < span[1]:
+                        value = round(rng.gauss(78, 8))
+                        readings.append(
+                            Reading(
+                                device_id=device_of[worker.pk], worker=worker, metric="heart_rate", value=value,
+                                measured_at=at, received_at=at,
+                            )
+                        )  # fmt: skip
+                        at += timedelta(minutes=30)
                     if rng.random() < 0.8:  # most workers check in most days
                         fever = rng.random() < 0.01
                         checkins.append(
@@ -87,6 +102,7 @@ class Command(BaseCommand):
                         )  # fmt: skip
                 day += timedelta(days=1)
         Shift.objects.bulk_create(shifts)
+        Reading.objects.bulk_create(readings, ignore_conflicts=True)
         CheckIn.objects.bulk_create(checkins)
         for alert in alerts:
             alert.save()  # save() sets the severity rank
@@ -94,12 +110,21 @@ class Command(BaseCommand):
         if outbreak:
             department = max(site_obj.departments.all(), key=lambda d: d.workers.count())
             sick = list(department.workers.order_by("pk")[:6])
+            yesterday = today - timedelta(days=1)
             for worker in sick:
                 CheckIn.objects.update_or_create(
                     worker=worker,
-                    day=today,
-                    defaults={"temperature": 38.2, "fever": True, "cough": True, "submitted_at": datetime.now(tz)},
+                    day=yesterday,
+                    defaults={
+                        "temperature": 38.2,
+                        "fever": True,
+                        "cough": True,
+                        "submitted_at": datetime.combine(yesterday, time(7, 30), tzinfo=tz),
+                    },
                 )
-            message += f" Fever cluster today: {len(sick)} workers of {department.name}."
+            message += f" Fever cluster yesterday: {len(sick)} workers of {department.name}."
         signals = signals_detect(site=site_obj, today=today)
-        self.stdout.write(f"{message} Cluster signals: {len(signals)}.")
+        # The history was just rewritten: its snapshots are rebuilt (demo only;
+        # in production a snapshot is never replaced).
+        snapshots = snapshots_take(site=site_obj, rebuild=True)
+        self.stdout.write(f"{message} Cluster signals: {len(signals)}. HR snapshots: {len(snapshots)}.")

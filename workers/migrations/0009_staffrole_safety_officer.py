@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workers', '0006_worker_acclimatization_unknown_hypercapnic'),
+        ('workers', '0008_append_only_triggers'),
     ]
 
     operations = [
