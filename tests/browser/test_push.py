@@ -10,9 +10,17 @@ import time
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, WAIT_MS, sign_in
+from tests.browser.conftest import DESKTOP, WAIT_MS, off_the_loop, sign_in
+from tests.factories import staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def clara(site_a):
+    """The clinician, made off Playwright's event loop: saving a user closes
+    their sockets through the channel layer, which refuses a running loop."""
+    return off_the_loop(staff, "clara", "clinician", site_a)
 
 
 def test_the_service_worker_shows_the_pushed_text(browser, server, clara):
