@@ -17,7 +17,9 @@ class SiteThresholdsForm(forms.ModelForm):
     class Meta:
         model = SiteThresholds
         fields = ["site", "overrides"]
-        help_texts = {"overrides": 'A JSON object of threshold names and numbers, e.g. {"spo2_warning": 92}.'}
+        help_texts = {
+            "overrides": _('A JSON object of threshold names and numbers, e.g. {"spo2_warning": 92}.'),
+        }
 
 
 @admin.register(SiteThresholds)
@@ -26,7 +28,7 @@ class SiteThresholdsAdmin(SiteScopedAdmin):
     list_display = ["site", "overrides"]
     readonly_fields = ["defaults"]
 
-    @admin.display(description="defaults")
+    @admin.display(description=_("defaults"))
     def defaults(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(DEFAULTS.as_dict(), indent=2))
 

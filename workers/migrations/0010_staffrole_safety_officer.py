@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workers', '0008_append_only_triggers'),
+        ('workers', '0009_worker_language_sign_in_code'),
     ]
 
     operations = [
