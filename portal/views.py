@@ -441,6 +441,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
         "version": _shell_version(),
         "offline": offline,
         "shell": [offline, *(static(name) for name in SHELL_STATIC)],
+        "push": static("js/push_sw.js"),
         # Guidance holds nothing personal: kept for reading offline.
         "guides": [reverse("portal:guides"), *(reverse("portal:guide", args=[g.slug]) for g in GUIDES)],
     }
