@@ -44,6 +44,7 @@ from devices.selectors import latest_values
 from portal import exports
 from portal.forms import CheckInForm, ConsentForm, ExportForm
 from portal.guidance import GUIDES
+from portal.risk import today_risk_for
 from portal.status import status_for, status_table
 from workers.models import CheckIn, ConsentDecision, Worker
 from workers.roles import worker_of
@@ -175,6 +176,7 @@ def today(request: HttpRequest, worker: Worker) -> HttpResponse:
             "open_alerts": open_alerts,
             "resolved_alerts": resolved,
             "checkin": CheckIn.objects.filter(worker=worker, day=day).first(),
+            "risk": today_risk_for(worker, now),
             "live": {
                 "worker": worker.pk,
                 "readings": reverse("api:worker-readings", args=[worker.pk]),
