@@ -6,13 +6,15 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 50
 
-.PHONY: venv demo test browser screenshots lint format bench clean messages
+.PHONY: venv demo test browser screenshots lint format bench clean messages lock audit
 
-$(STAMP): requirements.txt
+# The development set (runtime + test, browser, bench, dev groups), locked
+# with hashes from pyproject.toml; the production image installs only
+# requirements/runtime.txt.
+$(STAMP): requirements/dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "healthhub needs Python 3.11 or newer"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -50,6 +52,19 @@ bench: export HEALTHHUB_DEMO = true
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.alerts
+
+# Re-lock after editing the dependencies in pyproject.toml: pins stay where
+# they are unless a new requirement needs otherwise (add --upgrade to move
+# them all, or --upgrade-package NAME for one).
+LOCK := $(PY) -m uv pip compile pyproject.toml --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
+lock: $(STAMP)
+	$(LOCK) -o requirements/runtime.txt $(LOCK_ARGS)
+	$(LOCK) --extra dev -o requirements/dev.txt $(LOCK_ARGS)
+
+# Known vulnerabilities in the production set (needs the vulnerability database online).
+audit: $(STAMP)
+	.ci/pip-audit
 
 clean:
 	rm -rf $(VENV) var

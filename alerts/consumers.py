@@ -3,12 +3,14 @@ their sites, a worker's portal gets their own. Nobody else is accepted."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from accounts.streams import RoleStreamConsumer
 from healthhub.live import site_clinicians_group, worker_group
+from healthhub.metrics import ALERT_DELIVERY_LATENCY
 from workers.models import AccessOrigin
 
 
@@ -28,4 +30,8 @@ class AlertStreamConsumer(RoleStreamConsumer):
         )
         await self.send(
             text_data=orjson.dumps({"type": "alert", "change": event["change"], "alert": event["alert"]}).decode()
+        )
+        changed_at = datetime.fromisoformat(event["alert"]["updated_at"])
+        ALERT_DELIVERY_LATENCY.labels(change=event["change"]).observe(
+            max(0.0, (datetime.now(UTC) - changed_at).total_seconds())
         )

@@ -64,7 +64,17 @@ def parser() -> argparse.ArgumentParser:
         help="uvicorn's WebSocket implementation (websockets-sansio)",
     )
     p.add_argument(
-        "--only", choices=["healthhub", "baseline"], help="run one system only (no ratios then)", default=None
+        "--only",
+        choices=["healthhub", "baseline", "baseline-alone"],
+        help="run one system only (no ratios then)",
+        default=None,
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rounds of every system in turn; figures are the median round (3; 1 with --quick)",
     )
     p.add_argument(
         "--baseline-copy",
@@ -113,7 +123,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         baseline_workers=args.baseline_workers or args.workers,
         load_procs=args.load_procs,
         ws=args.ws,
-        systems=[args.only] if args.only else ["healthhub", "baseline"],
+        systems=[args.only] if args.only else ["healthhub", "baseline", "baseline-alone"],
         baseline_copy=args.baseline_copy,
         db_name=args.db_name,
         pg_url=args.pg_url,
@@ -125,6 +135,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         settle=1.0 if quick else 3.0,
         wait_quiet=pick(args.wait_quiet, 60, 0),
         celery_nice=args.celery_nice,
+        rounds=args.rounds or (1 if quick else 3),
     )
 
 

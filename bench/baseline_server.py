@@ -17,6 +17,16 @@ COPY cannot say ON CONFLICT, so two ways of writing are offered:
 - ``plain``: COPY straight into ``devices_reading``. Faster, but a re-sent
   reading would abort the batch on the primary key; the bench never re-sends.
 
+Two ways of committing (``--commit``):
+
+- ``group`` (default): the batches of all of a process's connections are
+  committed together, as healthhub's ingestion does (devices.consumers): up
+  to WRITERS groups commit at once, batches arriving meanwhile wait for the
+  next free writer and share one transaction. This is the limit healthhub is
+  compared with.
+- ``alone``: each batch is its own transaction (the first baseline's way;
+  healthhub's ratio against it flatters healthhub).
+
 Run: ``python -m bench.baseline_server --port 8101 --workers 2 --dsn postgres://...``
 """
 
@@ -43,6 +53,10 @@ MAX_BATCH = 500
 MAX_FRAME = 256 * 1024
 COLUMNS = "device_id, worker_id, metric, value, measured_at, received_at"
 STAGE = "baseline_stage"
+# As healthhub's ingestion (devices.consumers): concurrent group commits per
+# process, and the most readings one group takes.
+WRITERS = 4
+GROUP_MAX_READINGS = 5000
 
 
 def _at(raw: Any) -> datetime | None:
@@ -82,10 +96,14 @@ def _reason(raw: Any, now: datetime) -> tuple[str | None, tuple | None]:
 
 
 class Ingest:
-    def __init__(self, dsn: str, copy_mode: str, pool_size: int) -> None:
+    def __init__(self, dsn: str, copy_mode: str, pool_size: int, commit: str = "group") -> None:
         from psycopg_pool import AsyncConnectionPool
 
         self.copy_mode = copy_mode
+        self.commit = commit
+        self.waiting: list[tuple[list[tuple], asyncio.Future]] = []
+        self.writers = 0
+        self.tasks: set[asyncio.Task] = set()
         self.pool = AsyncConnectionPool(
             dsn, min_size=min(2, pool_size), max_size=pool_size, open=False, configure=self._configure
         )
@@ -107,18 +125,66 @@ class Ingest:
             return await cur.fetchone()
 
     async def store(self, rows: list[tuple]) -> int:
-        """Commit the rows; return how many were new."""
+        """Commit the rows (alone, or in a group with other connections'
+        batches); return how many were new."""
+        if self.commit == "alone":
+            return (await self.store_many([rows]))[0]
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((rows, future))
+        if self.writers < WRITERS:
+            self.writers += 1
+            task = asyncio.get_running_loop().create_task(self._write())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return await future
+
+    async def _write(self) -> None:
+        try:
+            while self.waiting:
+                size, taken = 0, 0
+                for taken, (rows, _) in enumerate(self.waiting, start=1):  # noqa: B007
+                    size += len(rows)
+                    if size >= GROUP_MAX_READINGS:
+                        break
+                group, self.waiting = self.waiting[:taken], self.waiting[taken:]
+                try:
+                    counts = await self.store_many([rows for rows, _ in group])
+                except Exception as exc:
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), count in zip(group, counts, strict=True):
+                    if not future.done():
+                        future.set_result(count)
+        finally:
+            self.writers -= 1
+
+    async def store_many(self, batches: list[list[tuple]]) -> list[int]:
+        """Commit several batches in one transaction; how many rows of each were new."""
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             target = STAGE if self.copy_mode == "staged" else "devices_reading"
             async with cur.copy(f"COPY {target} ({COLUMNS}) FROM STDIN") as copy:
-                for row in rows:
-                    await copy.write_row(row)
+                for rows in batches:
+                    for row in rows:
+                        await copy.write_row(row)
             if self.copy_mode != "staged":
-                return len(rows)
+                return [len(rows) for rows in batches]
             await cur.execute(
-                f"INSERT INTO devices_reading ({COLUMNS}) SELECT {COLUMNS} FROM {STAGE} ON CONFLICT DO NOTHING"
+                f"INSERT INTO devices_reading ({COLUMNS}) SELECT {COLUMNS} FROM {STAGE} ON CONFLICT DO NOTHING "
+                "RETURNING device_id"
             )
-            return cur.rowcount
+            new: dict[int, int] = {}
+            for (device_id,) in await cur.fetchall():
+                new[device_id] = new.get(device_id, 0) + 1
+            # Each batch is one device's; a device's new rows go to its batches in order.
+            counts = []
+            for rows in batches:
+                device_id = rows[0][0]
+                count = min(len(rows), new.get(device_id, 0))
+                new[device_id] = new.get(device_id, 0) - count
+                counts.append(count)
+            return counts
 
     async def handler(self, ws: Any) -> None:
         scheme, _, token = (ws.request.headers.get("Authorization") or "").partition(" ")
@@ -187,7 +253,7 @@ def _child(sock: socket.socket, args: argparse.Namespace) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import uvloop
 
-    uvloop.run(Ingest(args.dsn, args.copy, args.pool_size).run(sock))
+    uvloop.run(Ingest(args.dsn, args.copy, args.pool_size, args.commit).run(sock))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--copy", choices=["staged", "plain"], default="staged")
     parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument("--commit", choices=["group", "alone"], default="group")
     args = parser.parse_args(argv)
 
     from bench.procs import raise_nofile_limit
@@ -227,7 +294,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"baseline listening on {args.host}:{args.port} with {args.workers} workers ({args.copy} COPY)", flush=True)
+    print(
+        f"baseline listening on {args.host}:{args.port} with {args.workers} workers"
+        f" ({args.copy} COPY, {args.commit} commit)",
+        flush=True,
+    )
     status = 0
     for pid in children:
         while True:

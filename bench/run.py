@@ -1,10 +1,15 @@
 """The bench's run: set up, start the production topology, drive it, report.
 
-For each system (healthhub, then the baseline) on a freshly started server:
-warm-up, idle memory, then ``capacity + memory`` (connect the device levels,
+Rounds (three by default), each running every system in turn on a freshly
+started server (healthhub, the baseline with group commit, the baseline
+committing each batch alone), so that the machine's changing load falls on
+all of them alike; each figure is reported as the median round and the
+spread over rounds. In each: warm-up, idle memory, then ``capacity + memory`` (connect the device levels,
 e.g. 1,000 then 5,000, measuring server RSS at each, hold, ping every
 connection), ``latency`` (open loop), ``throughput`` (closed loop); after
 each loaded phase the rows stored are checked against the readings acked.
+During the throughput phase the Celery backlog (messages waiting in the
+broker) is sampled every half second.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ class Plan:
     wait_quiet: float = 0.0
     celery_nice: int = 0
     connect_concurrency: int = 100
+    rounds: int = 3
 
     @property
     def device_count(self) -> int:
@@ -204,7 +210,7 @@ def start_celery(sup: Supervisor, env: dict[str, str], nice: int) -> Proc:
     return sup.start("celery", argv, env, nice=nice)
 
 
-def start_baseline(sup: Supervisor, plan: Plan, env: dict[str, str]) -> Proc:
+def start_baseline(sup: Supervisor, plan: Plan, env: dict[str, str], commit: str = "group") -> Proc:
     argv = [
         str(VENV_BIN / "python"),
         "-m",
@@ -217,8 +223,55 @@ def start_baseline(sup: Supervisor, plan: Plan, env: dict[str, str]) -> Proc:
         plan.database_url,
         "--copy",
         plan.baseline_copy,
+        "--commit",
+        commit,
     ]
-    return sup.start("baseline", argv, env)
+    return sup.start("baseline" if commit == "group" else f"baseline-{commit}", argv, env)
+
+
+class BacklogSampler:
+    """The Celery messages waiting in the bench's Redis (every queue and
+    priority step), sampled in a thread while a phase runs."""
+
+    QUEUES = ("urgent", "celery")
+
+    def __init__(self, redis_url: str, every: float = 0.5) -> None:
+        import threading
+
+        import redis
+
+        self.client = redis.Redis.from_url(redis_url, socket_timeout=2)
+        self.every = every
+        self.samples: list[int] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def depth(self) -> int:
+        keys = [q if step == 0 else f"{q}\x06\x16{step}" for q in self.QUEUES for step in (0, 3, 6, 9)]
+        pipe = self.client.pipeline()
+        for key in keys:
+            pipe.llen(key)
+        return sum(pipe.execute())
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            with contextlib.suppress(Exception):
+                self.samples.append(self.depth())
+
+    def __enter__(self) -> BacklogSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def summary(self) -> dict:
+        return {
+            "max": max(self.samples, default=None),
+            "at_end": self.samples[-1] if self.samples else None,
+            "samples": len(self.samples),
+        }
 
 
 def wait_ready(proc: Proc, url: str, token: str, timeout: float = 60) -> None:
@@ -439,7 +492,8 @@ class Driver:
         }
         before = {name: cpu_seconds(pids) for name, pids in groups.items()}
         machine_before = machine_cpu_seconds()
-        run = self.run_load(mode, duration, plan.latency_interval, 3600 if mode == "open" else 5400)
+        with BacklogSampler(plan.redis_url) as backlog:
+            run = self.run_load(mode, duration, plan.latency_interval, 3600 if mode == "open" else 5400)
         after = {name: cpu_seconds(pids) for name, pids in groups.items()}
         machine_after = machine_cpu_seconds()
         self.close()
@@ -485,6 +539,7 @@ class Driver:
             "p99_ms": report_mod.percentile(lat, 99),
             "max_ms": max(lat) if lat else None,
             "cpu": cpu,
+            "celery_backlog": backlog.summary(),
         }
         log(
             f"{name}: {label}: {result['stored']:,} stored / {result['acked']:,} acked"
@@ -493,7 +548,8 @@ class Driver:
             f" CPU: server {_pct(cpu.get('server_share'))} postgres {_pct(cpu.get('postgres_share'))}"
             f" celery {_pct(cpu.get('celery_share'))} redis {_pct(cpu.get('redis_share'))}"
             f" load {_pct(cpu.get('loadgen_share'))} other {_pct(cpu.get('other_share'))}"
-            f" (machine {_pct(cpu.get('machine_busy_share'))} busy)"
+            f" (machine {_pct(cpu.get('machine_busy_share'))} busy),"
+            f" Celery backlog max {result['celery_backlog']['max']}"
             + (f", errors {run['errors']}" if run["errors"] else "")
         )
         return result
@@ -552,6 +608,7 @@ def _run(plan: Plan) -> int:
     env = server_env(plan)
     pool: LoadPool | None = None
     results: dict[str, dict] = {}
+    rounds: dict[str, list[dict]] = {system: [] for system in plan.systems}
     notes: list[str] = []
     somaxconn = read_sysctl("net.core.somaxconn")
     busy_before = _idle_share()
@@ -568,22 +625,29 @@ def _run(plan: Plan) -> int:
         pool = LoadPool(plan.load_procs)
         celery = start_celery(sup, env, plan.celery_nice)
         driver = Driver(plan, pool, devices, celery)
-        for system in plan.systems:
-            if system == "healthhub":
-                log(
-                    f"starting uvicorn healthhub.asgi:application --workers {plan.workers} "
-                    f"(uvloop, httptools, ws {plan.ws}) with Celery"
-                )
-                proc = start_healthhub(sup, plan, env)
-                port = plan.port
-            else:
-                log(f"starting the baseline server --workers {plan.baseline_workers} ({plan.baseline_copy} COPY)")
-                proc = start_baseline(sup, plan, env)
-                port = plan.baseline_port
-            try:
-                results[system] = driver.system(system, proc, port)
-            finally:
-                sup.stop(proc)
+        for number in range(1, plan.rounds + 1):
+            for system in plan.systems:
+                log(f"round {number} of {plan.rounds}: {system}")
+                if system == "healthhub":
+                    log(
+                        f"starting uvicorn healthhub.asgi:application --workers {plan.workers} "
+                        f"(uvloop, httptools, ws {plan.ws}) with Celery"
+                    )
+                    proc = start_healthhub(sup, plan, env)
+                    port = plan.port
+                else:
+                    commit = "alone" if system == "baseline-alone" else "group"
+                    log(
+                        f"starting the baseline server --workers {plan.baseline_workers}"
+                        f" ({plan.baseline_copy} COPY, {commit} commit)"
+                    )
+                    proc = start_baseline(sup, plan, env, commit)
+                    port = plan.baseline_port
+                try:
+                    rounds[system].append(driver.system(system, proc, port))
+                finally:
+                    sup.stop(proc)
+        results = {system: report_mod.median_round(runs) for system, runs in rounds.items() if runs}
         if not celery.alive():
             notes.append(f"the Celery worker exited during the run: {celery.log_tail(5)}")
     except KeyboardInterrupt:
@@ -617,6 +681,8 @@ def _run(plan: Plan) -> int:
         "baseline_copy": plan.baseline_copy,
         "load_processes": plan.load_procs,
         "celery_nice": plan.celery_nice,
+        "rounds": plan.rounds,
+        "systems": plan.systems,
     }
     ratios, target_rows = report_mod.targets(results, params)
     if plan.quick:
@@ -650,6 +716,7 @@ def _run(plan: Plan) -> int:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(time.monotonic() - started, 1),
         "machine": {
+            **report_mod.machine_description(plan.pg_url),
             "cpus": os.cpu_count(),
             "somaxconn": somaxconn,
             "tcp_max_syn_backlog": read_sysctl("net.ipv4.tcp_max_syn_backlog"),
@@ -658,13 +725,15 @@ def _run(plan: Plan) -> int:
         "params": params,
         "results": results,
         "ratios": ratios,
+        "spread": report_mod.spread(rounds),
         "targets": target_rows,
         "notes": notes,
     }
-    for system in results.values():
+    for system in [*results.values(), *(r for runs in rounds.values() for r in runs)]:
         for phase in ("latency", "throughput"):
             if phase in system:
                 system[phase].pop("latencies_ms", None)
+    report["rounds"] = rounds
     report_mod.write(report, plan.report_path)
     print()
     print(report_mod.render(report))

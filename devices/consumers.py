@@ -35,6 +35,8 @@ from devices.protocol import FrameError, Limits
 from devices.selectors import device_by_token
 from devices.services import IncomingBatch, batches_receive, evaluations_request
 from healthhub.live import device_group
+from healthhub.logs import bind_device
+from healthhub.metrics import ACK_LATENCY
 from workers.selectors import worker_has_consent
 
 log = logging.getLogger(__name__)
@@ -257,6 +259,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
         self.device_id, self.serial, self.worker_id = device_id, serial, worker_id
+        bind_device(serial)  # this socket's log records name the device from here on
         self.last_touch = time.monotonic() - self.conf["TOUCH_INTERVAL_S"]  # first batch touches
         if device_id not in _buckets:
             _buckets[device_id] = protocol.TokenBucket(
@@ -350,6 +353,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         if touch:
             self.last_touch = now
         await self._send(ack)
+        ACK_LATENCY.observe(time.monotonic() - now)
         if not active:
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
 

@@ -1,8 +1,13 @@
 """Retention of raw readings: after the retention period (90 days by
 default) readings are rolled up into per-minute summaries (ReadingMinute,
-kept longer) and deleted, in bounded batches so ingestion is never blocked
-for long: each batch is one short transaction over at most ``batch_size``
-old rows, which new readings (always recent) never touch.
+kept longer) and removed.
+
+On PostgreSQL, where readings are partitioned by day (devices.partitions),
+a day past the period is rolled up and its partition detached and dropped
+whole. What remains is removed in bounded batches: on SQLite (one table)
+all old readings, on PostgreSQL those the default partition took. Each batch
+is one short transaction over at most ``batch_size`` old rows, which new
+readings (always recent) never touch, so ingestion is never blocked for long.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from devices import partitions
 from devices.models import Reading, ReadingMinute
 
 
@@ -23,6 +29,8 @@ from devices.models import Reading, ReadingMinute
 class RetentionReport:
     batches: int = 0
     readings_removed: int = 0
+    partitions_dropped: int = 0
+    drop_seconds: list[float] = field(default_factory=list)
     minutes_written: int = 0
     summaries_removed: int = 0
     batch_seconds: list[float] = field(default_factory=list)
@@ -52,11 +60,12 @@ def _aware(value: object) -> datetime:
     return at if timezone.is_aware(at) else at.replace(tzinfo=UTC)
 
 
-def _roll_up_batch(before: datetime, batch_size: int) -> tuple[int, int]:
-    """Roll up and delete at most ``batch_size`` readings older than
-    ``before``, in one transaction. Returns (readings removed, minutes written)."""
+def _roll_up_batch(before: datetime, batch_size: int, table: str) -> tuple[int, int]:
+    """Roll up and delete at most ``batch_size`` readings of ``table``
+    older than ``before``, in one transaction. Returns (readings removed,
+    minutes written)."""
     ops = connection.ops
-    reading = ops.quote_name(Reading._meta.db_table)
+    reading = ops.quote_name(table)
     summary = ops.quote_name(ReadingMinute._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         # Claim the rows: on PostgreSQL, concurrent runs skip each other's
@@ -103,9 +112,16 @@ def readings_enforce_retention(
     deadline = time.monotonic() + (max_seconds if max_seconds is not None else conf["MAX_SECONDS"])
     report = RetentionReport()
     before = now - timedelta(days=conf["RAW_DAYS"])
+    table = Reading._meta.db_table
+    if partitions.is_partitioned():
+        dropped, report.drop_seconds = partitions.partitions_drop_expired(now=now)
+        report.partitions_dropped = len(dropped)
+        # Whole days went with their partitions (rolled up by day); only the
+        # default partition's stragglers are left for batches.
+        table = partitions.DEFAULT
     while time.monotonic() < deadline:
         started = time.monotonic()
-        removed, written = _roll_up_batch(before, batch_size)
+        removed, written = _roll_up_batch(before, batch_size, table)
         if not removed:
             break
         report.batches += 1

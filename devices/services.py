@@ -16,6 +16,7 @@ from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_messag
 from devices.signals import readings_stored
 from devices.tokens import token_hash, token_new
 from healthhub.live import device_group, group_send_now
+from healthhub.metrics import BATCHES_STORED, READINGS_STORED
 from workers.models import Worker, WorkerEventKind
 from workers.services import worker_event_record
 
@@ -190,6 +191,8 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
                     [received, battery, batch.device_id, DeviceStatus.ACTIVE.value],
                 )
                 active[index] = cursor.rowcount > 0
+    READINGS_STORED.inc(sum(accepted))
+    BATCHES_STORED.inc(len(batches))
     return [
         StoreResult(accepted=accepted[i], duplicates=len(batch.readings) - accepted[i], device_active=active[i])
         for i, batch in enumerate(batches)

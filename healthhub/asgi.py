@@ -21,6 +21,7 @@ from accounts.middleware import SocketSafetyMiddleware  # noqa: E402
 from alerts.routing import websocket_urlpatterns as alert_routes  # noqa: E402
 from consultations.routing import websocket_urlpatterns as consultation_routes  # noqa: E402
 from devices.routing import websocket_urlpatterns as device_routes  # noqa: E402
+from healthhub.metrics import OPEN_SOCKETS  # noqa: E402
 
 # Browser sockets: the session identifies the user, and the Origin must be
 # one of ALLOWED_HOSTS (no cross-site WebSocket hijacking); staff without the
@@ -31,9 +32,31 @@ browser_app = AllowedHostsOriginValidator(
 device_app = URLRouter(device_routes)
 
 
+def _socket_kind(path: str) -> str:
+    """devices, alerts or consultations: the second part of /ws/<kind>/..."""
+    parts = path.strip("/").split("/")
+    return parts[1] if len(parts) > 1 and parts[1] in {"devices", "alerts", "consultations"} else "other"
+
+
 async def websocket_app(scope, receive, send):
     app = device_app if scope["path"].startswith("/ws/devices/") else browser_app
-    return await app(scope, receive, send)
+    # Open sockets by kind (healthhub.metrics): counted from the accept the
+    # consumer sends until the connection's application returns.
+    gauge = OPEN_SOCKETS.labels(kind=_socket_kind(scope["path"]))
+    accepted = False
+
+    async def counting_send(message):
+        nonlocal accepted
+        if message["type"] == "websocket.accept" and not accepted:
+            accepted = True
+            gauge.inc()
+        await send(message)
+
+    try:
+        return await app(scope, receive, counting_send)
+    finally:
+        if accepted:
+            gauge.dec()
 
 
 application = ProtocolTypeRouter(

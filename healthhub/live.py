@@ -11,6 +11,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from healthhub.metrics import PUSH_FAILURES
+
 
 def device_group(device_id: int) -> str:
     return f"device.{device_id}"
@@ -20,7 +22,11 @@ def group_send_now(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` from synchronous code (services, tasks)."""
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(group, event)
+        try:
+            async_to_sync(layer.group_send)(group, event)
+        except Exception:
+            PUSH_FAILURES.labels(channel="channel_layer").inc()
+            raise
 
 
 def site_clinicians_group(site_id: int) -> str:

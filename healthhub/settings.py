@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 
 from healthhub.env import env_bool, env_int, env_list, env_str
+from healthhub.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("HEALTHHUB_DATA_DIR", str(BASE_DIR / "var")))
@@ -26,7 +27,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -57,8 +57,16 @@ INSTALLED_APPS = [
 # image does not ship it, so it is installed only where it is present.
 if importlib.util.find_spec("simulation") is not None:
     INSTALLED_APPS.append("simulation")
+# daphne gives `manage.py runserver` its ASGI server; it is a development
+# dependency (it brings Twisted), absent from the production image, which
+# serves with uvicorn.
+if importlib.util.find_spec("daphne") is not None:
+    INSTALLED_APPS.insert(0, "daphne")
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, before the host check and sessions.
+    "healthhub.health.HealthMiddleware",
+    "healthhub.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -164,7 +172,11 @@ CELERY_TASK_ACKS_LATE = True
 # Every worker consumes both queues (celery -A healthhub worker -Q urgent,celery),
 # and takes from them in that order ("priority"): an SOS or a fall is judged
 # before any routine evaluation waiting in the queue.
-CELERY_TASK_ROUTES = {"alerts.tasks.evaluate_worker_urgent": {"queue": "urgent"}}
+CELERY_TASK_ROUTES = {
+    "alerts.tasks.evaluate_worker_urgent": {"queue": "urgent"},
+    # The readiness heartbeat (healthhub.health): quick, and it must not wait behind routine work.
+    "healthhub.heartbeat": {"queue": "urgent"},
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -174,6 +186,7 @@ CELERY_TIMEZONE = "UTC"
 # Periodic tasks: a static schedule, run by celery beat or, in the embedded
 # default, by healthhub.dispatch.start_embedded_beat inside the server.
 CELERY_BEAT_SCHEDULE = {
+    "healthhub-heartbeat": {"task": "healthhub.heartbeat", "schedule": 30.0},
     "alerts-escalate-overdue": {"task": "alerts.tasks.escalate_overdue", "schedule": 30.0},
     "alerts-check-signals": {"task": "alerts.tasks.check_signals", "schedule": 60.0},
     "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
@@ -183,10 +196,13 @@ CELERY_BEAT_SCHEDULE = {
     "insights-take-snapshots": {"task": "insights.tasks.take_snapshots", "schedule": 900.0},
     # --- end hrprivacy ---
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
+    "devices-maintain-partitions": {"task": "devices.tasks.maintain_partitions", "schedule": 3600.0},
     "consultations-overdue-questions": {"task": "consultations.tasks.mark_overdue_questions", "schedule": 60.0},
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},
     "appointments-close-past": {"task": "appointments.tasks.close_past", "schedule": 300.0},
 }
+# /readyz fails when the worker or beat heartbeat is older than this.
+HEARTBEAT_STALE_S = env_int("HEARTBEAT_STALE_S", 120)
 # Embedded default only: run eager tasks on a background thread (so that
 # ingestion never waits for them) and the beat schedule inside the server.
 EMBEDDED_TASKS_IN_BACKGROUND = env_bool("EMBEDDED_TASKS_IN_BACKGROUND", True)
@@ -324,16 +340,13 @@ DEVICE_PROTOCOL = {
     "TOUCH_INTERVAL_S": float(env_int("DEVICE_TOUCH_INTERVAL_S", 15)),
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "axes.apps": {"level": "WARNING"},  # its start-up banner on every command
-    },
-}
+# One JSON object per line where logs are collected (LOG_FORMAT=json: the
+# image sets it, and it is the default with Redis, i.e. the production
+# topology); plain lines in the demo. Both carry the request id and device.
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if REDIS_URL else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ValueError(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
+LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
 
 # --- Alerts ------------------------------------------------------------------
 ALERTS = {

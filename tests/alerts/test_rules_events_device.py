@@ -87,7 +87,9 @@ def test_worn_device_is_not_off_body():
     assert device.evaluate_off_body(worn, DEFAULTS).state is State.CLEAR
 
 
-@pytest.mark.parametrize(("silent_min", "state"), [(5, State.CLEAR), (9.9, State.CLEAR), (10, State.ACTIVE), (30, State.ACTIVE)])
+@pytest.mark.parametrize(
+    ("silent_min", "state"), [(5, State.CLEAR), (9.9, State.CLEAR), (10, State.ACTIVE), (30, State.ACTIVE)]
+)
 def test_signal_lost_after_ten_minutes_on_shift_longer_than_a_normal_dropout(silent_min, state):
     result = device.evaluate_signal(NOW - timedelta(minutes=silent_min), NOW, True, DEFAULTS)
     assert result.state is state

@@ -1,0 +1,174 @@
+"""The day partitions of the readings table on PostgreSQL (migration 0004):
+created ahead, rolled up into minute summaries once their day has closed,
+and dropped whole when they pass the retention period. On SQLite there are
+none and every function here does nothing.
+
+A partition is named ``devices_reading_pYYYYMMDD`` and holds the readings
+measured on that UTC day; ``devices_reading_default`` holds anything that
+arrives for a day without one (it should stay empty: maintenance creates the
+partitions of the backfill window and a week ahead every hour).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from devices.models import Reading, ReadingMinute
+
+log = logging.getLogger(__name__)
+
+TABLE = Reading._meta.db_table
+DEFAULT = f"{TABLE}_default"
+_NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
+# Days of partitions kept ready ahead of today.
+AHEAD_DAYS = 7
+# Seconds a DETACH may wait for the parent's lock (ingestion's transactions
+# are short); past that the drop is left to the next run.
+LOCK_TIMEOUT_S = 5
+
+
+@dataclass
+class PartitionReport:
+    created: list[date] = field(default_factory=list)
+    moved_from_default: int = 0
+    rolled_up: list[date] = field(default_factory=list)
+    dropped: list[date] = field(default_factory=list)
+    drop_seconds: list[float] = field(default_factory=list)
+
+
+def is_partitioned() -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = %s::regclass", [TABLE])
+        return cursor.fetchone() is not None
+
+
+def partition_name(day: date) -> str:
+    return f"{TABLE}_p{day:%Y%m%d}"
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def partition_days() -> list[date]:
+    """The days that have a partition, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass",
+            [TABLE],
+        )
+        names = [row[0] for row in cursor.fetchall()]
+    return sorted(datetime.strptime(m.group(1), "%Y%m%d").date() for n in names if (m := _NAME.match(n)))
+
+
+def partition_create(day: date) -> int:
+    """Create and attach the partition of ``day``, moving into it any of its
+    readings that the default partition took meanwhile (one transaction).
+    Returns the number of readings moved."""
+    name, (start, end) = partition_name(day), _bounds(day)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {name} (LIKE {TABLE} INCLUDING DEFAULTS)")
+        cursor.execute(
+            f"WITH moved AS (DELETE FROM {DEFAULT} WHERE measured_at >= %s AND measured_at < %s RETURNING *) "
+            f"INSERT INTO {name} SELECT * FROM moved",
+            [start, end],
+        )
+        moved = cursor.rowcount
+        cursor.execute(f"ALTER TABLE {TABLE} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [start, end])
+    return moved
+
+
+def day_roll_up(day: date) -> int:
+    """Write the minute summaries of ``day`` from its partition, replacing
+    any written before (so it may run again when late readings came in).
+    Returns the number of minute rows written."""
+    summary = ReadingMinute._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {summary} (worker_id, metric, minute, count, mean, min, max) "
+            "SELECT worker_id, metric, date_trunc('minute', measured_at), count(*), avg(value), min(value), max(value) "
+            f"FROM {partition_name(day)} GROUP BY 1, 2, 3 "
+            "ON CONFLICT (worker_id, metric, minute) DO UPDATE SET "
+            "count = excluded.count, mean = excluded.mean, min = excluded.min, max = excluded.max"
+        )
+        return cursor.rowcount
+
+
+def partition_drop(day: date) -> None:
+    """Roll the day up one last time, then detach its partition and drop
+    it: no row-by-row DELETE, no vacuum debt. The detach waits at most
+    LOCK_TIMEOUT_S for ingestion's transactions."""
+    day_roll_up(day)
+    name = partition_name(day)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
+        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {name}")
+
+
+def _roll_up_once(day: date, phase: str) -> bool:
+    """Roll ``day`` up unless this phase already did (remembered in the
+    cache; forgetting only costs a repeat)."""
+    key = f"devices:rolled-up:{day.isoformat()}:{phase}"
+    if cache.get(key):
+        return False
+    day_roll_up(day)
+    cache.set(key, True, timeout=(settings.DEVICE_PROTOCOL["BACKFILL_DAYS"] + 3) * 86400)
+    return True
+
+
+def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
+    """Hourly (beat): partitions from the backfill window to AHEAD_DAYS
+    ahead exist; yesterday is rolled up, and again the day it leaves the
+    backfill window (no reading for it is accepted after that); partitions
+    past the raw retention period are dropped."""
+    report = PartitionReport()
+    if not is_partitioned():
+        return report
+    now = now or datetime.now(UTC)
+    today = now.astimezone(UTC).date()
+    backfill = settings.DEVICE_PROTOCOL["BACKFILL_DAYS"]
+    existing = set(partition_days())
+    for offset in range(-backfill - 1, AHEAD_DAYS + 1):
+        day = today + timedelta(days=offset)
+        if day not in existing:
+            report.moved_from_default += partition_create(day)
+            report.created.append(day)
+            existing.add(day)
+    for day in (today - timedelta(days=1), today - timedelta(days=backfill + 1)):
+        if day in existing and _roll_up_once(day, "closed" if day == today - timedelta(days=1) else "final"):
+            report.rolled_up.append(day)
+    report.dropped, report.drop_seconds = partitions_drop_expired(now=now, existing=existing)
+    return report
+
+
+def partitions_drop_expired(*, now: datetime, existing: set[date] | None = None) -> tuple[list[date], list[float]]:
+    """Drop the partitions whose whole day is older than the raw retention
+    period. Returns the days dropped and the seconds each drop took."""
+    if existing is None:
+        existing = set(partition_days()) if is_partitioned() else set()
+    cutoff = now - timedelta(days=settings.RETENTION["RAW_DAYS"])
+    dropped: list[date] = []
+    seconds: list[float] = []
+    for day in sorted(existing):
+        if _bounds(day)[1] > cutoff:
+            break
+        started = time.monotonic()
+        partition_drop(day)
+        seconds.append(time.monotonic() - started)
+        dropped.append(day)
+        log.info("dropped the readings partition of %s in %.3f s", day.isoformat(), seconds[-1])
+    return dropped, seconds

@@ -1,0 +1,147 @@
+"""Readings partitioned by day on PostgreSQL (migration 0004,
+devices.partitions): where readings land, partitions created ahead, days
+rolled up into minute summaries, and retention by dropping whole days while
+ingestion goes on. SQLite keeps one table."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import close_old_connections, connection
+
+from devices import partitions
+from devices.models import Reading, ReadingMinute
+from devices.protocol import ValidReading
+from devices.retention import readings_enforce_retention
+from devices.services import device_provision, readings_store
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="readings are partitioned on PostgreSQL only"
+)
+
+
+def store(device, readings, received_at=None):
+    readings_store(
+        device_id=device.pk,
+        worker_id=device.worker_id,
+        readings=[ValidReading(i, m, float(v), at) for i, (m, v, at) in enumerate(readings)],
+        received_at=received_at or datetime.now(UTC),
+    )
+
+
+def where(device) -> dict[str, int]:
+    """Readings of the device per table (partition) that holds them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tableoid::regclass::text, count(*) FROM devices_reading WHERE device_id = %s GROUP BY 1",
+            [device.pk],
+        )
+        return dict(cursor.fetchall())
+
+
+def table_exists(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the SQLite case")
+def test_sqlite_keeps_one_table_and_maintenance_does_nothing(alice_device):
+    assert not partitions.is_partitioned()
+    report = partitions.partitions_maintain()
+    assert (report.created, report.dropped, report.rolled_up) == ([], [], [])
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_a_reading_lands_in_the_partition_of_its_utc_day(alice_device):
+    device, _ = alice_device
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    store(device, [("heart_rate", 70, today + timedelta(seconds=1)), ("heart_rate", 71, today - timedelta(seconds=1))])
+    yesterday = today.date() - timedelta(days=1)
+    assert where(device) == {partitions.partition_name(today.date()): 1, partitions.partition_name(yesterday): 1}
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_maintenance_keeps_a_week_ahead_and_the_backfill_window(alice_device, settings):
+    now = datetime.now(UTC) + timedelta(days=10)  # ten days on, nothing ran meanwhile
+    report = partitions.partitions_maintain(now=now)
+    days = set(partitions.partition_days())
+    today = now.date()
+    backfill = settings.DEVICE_PROTOCOL["BACKFILL_DAYS"]
+    wanted = {today + timedelta(days=d) for d in range(-backfill - 1, partitions.AHEAD_DAYS + 1)}
+    assert wanted <= days
+    assert set(report.created) == wanted - {d for d in days if d not in report.created}
+    assert partitions.partitions_maintain(now=now).created == []  # idempotent
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_a_day_without_partition_goes_to_the_default_and_moves_when_its_partition_comes(alice_device):
+    device, _ = alice_device
+    day = (datetime.now(UTC) - timedelta(days=40)).replace(hour=12, minute=0, second=0, microsecond=0)
+    store(device, [("spo2", 97, day), ("spo2", 96, day + timedelta(minutes=1))])
+    assert where(device) == {partitions.DEFAULT: 2}
+    assert partitions.partition_create(day.date()) == 2
+    assert where(device) == {partitions.partition_name(day.date()): 2}
+    store(device, [("spo2", 97, day)])  # resent: still stored once
+    assert Reading.objects.filter(device=device).count() == 2
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_a_closed_day_rolls_up_into_minutes_and_again_without_double_counting(alice_device):
+    device, _ = alice_device
+    day = (datetime.now(UTC) - timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+    store(device, [("heart_rate", 60 + i % 12, day + timedelta(seconds=5 * i)) for i in range(24)])
+    assert partitions.day_roll_up(day.date()) == 2
+    store(device, [("heart_rate", 100, day + timedelta(minutes=1, seconds=59))])  # late, within backfill
+    assert partitions.day_roll_up(day.date()) == 2
+    summaries = list(ReadingMinute.objects.order_by("minute").values_list("count", "mean", "min", "max"))
+    assert summaries == [(12, 65.5, 60.0, 71.0), (13, (786 + 100) / 13, 60.0, 100.0)]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_retention_drops_whole_expired_days_while_ingestion_goes_on(alice_device, bob, settings):
+    old_device, _ = alice_device
+    live_device, _ = device_provision(serial="B-1", worker=bob)
+    old_day = (datetime.now(UTC) - timedelta(days=40)).date()
+    partitions.partition_create(old_day)
+    start = datetime(old_day.year, old_day.month, old_day.day, 9, tzinfo=UTC)
+    store(old_device, [("heart_rate", 70 + i % 3, start + timedelta(seconds=i)) for i in range(3000)])
+    settings.RETENTION = {**settings.RETENTION, "RAW_DAYS": 30}
+
+    stop = threading.Event()
+    stored = []
+
+    def ingest() -> None:
+        try:
+            while not stop.is_set():
+                at = datetime.now(UTC).replace(microsecond=len(stored))
+                store(live_device, [("heart_rate", 80, at)])
+                stored.append(at)
+        finally:
+            close_old_connections()
+
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    try:
+        time.sleep(0.2)
+        report = readings_enforce_retention()
+    finally:
+        stop.set()
+        writer.join()
+    assert report.partitions_dropped >= 1
+    assert not table_exists(partitions.partition_name(old_day))
+    assert max(report.drop_seconds) < 1.0
+    assert report.readings_removed == 0  # nothing was left for row-by-row deletes
+    minutes = ReadingMinute.objects.filter(worker=old_device.worker)
+    assert sum(minutes.values_list("count", flat=True)) == 3000
+    assert minutes.count() == 50
+    assert Reading.objects.filter(device=live_device).count() == len(stored) > 0
