@@ -90,6 +90,10 @@ class Subject:
 
 
 def make_subject(worker: Worker, clinician, serial: str, n: int) -> Subject:
+    # Names that appear nowhere else (generated names can be short words that
+    # any page might contain, which would make the identity check flaky).
+    worker.user.first_name, worker.user.last_name = f"Subjectfirst{n}q", f"Subjectlast{n}z"
+    worker.user.save(update_fields=["first_name", "last_name"])
     device, _ = device_provision(serial=serial, model="Band 3", worker=worker)
     now = timezone.now()
     heart_rate = 171.25 + n
