@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +22,16 @@ from tests.factories import WorkerFactory
 from workers.models import CheckIn
 
 SEOUL = ZoneInfo("Asia/Seoul")
+
+
+@pytest.fixture(autouse=True)
+def fresh_climate_cache():
+    """The site's air is cached per site id, and ids repeat between tests."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
 TODAY = date(2026, 11, 25)
 NOON = datetime(2026, 11, 25, 12, 0, tzinfo=SEOUL)
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -18,6 +19,16 @@ from portal.risk import AlertFact, CheckInFact, HourClimate, today_risk, today_r
 from workers.models import CheckIn
 
 SEOUL = ZoneInfo("Asia/Seoul")
+
+
+@pytest.fixture(autouse=True)
+def fresh_climate_cache():
+    """The site's air is cached per site id, and ids repeat between tests."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
 # 10:00 in Seoul on a summer day.
 NOW = datetime(2026, 7, 21, 10, 0, tzinfo=SEOUL)
 
@@ -185,3 +196,14 @@ def test_today_page_in_korean_has_the_risk_translated(client, alice):
     client.force_login(alice.user)
     page = client.get(reverse("portal:today"), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "오늘의 위험" in page
+
+
+def test_the_sites_air_is_read_once_for_all_its_workers(alice_device, bob, django_assert_num_queries):
+    from portal.risk import site_hourly_climate
+
+    device, _ = alice_device
+    since = timezone.now() - timedelta(hours=30)
+    ambient(device, timezone.now() - timedelta(hours=1), 30.0, 50.0)
+    first = site_hourly_climate(device.worker, since)
+    with django_assert_num_queries(0):
+        assert site_hourly_climate(bob, since) == first
