@@ -24,7 +24,7 @@ venv: $(STAMP)
 demo: export HEALTHHUB_DEMO = true
 demo: $(STAMP)
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --no-logins
 	$(PY) manage.py seed_history --outbreak
 	$(PY) manage.py demo --port $(PORT) --workers $(WORKERS)
 

@@ -36,12 +36,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AbstractBaseUser
 
 from accounts.policy import SEEN_AT_RESOLUTION_S, SESSION_SEEN_AT, Verdict, access_verdict
+from healthhub.layers import CLOSE_TRY_AGAIN, LAYER_ERRORS, OutageHandlers
 from healthhub.live import SOCKETS_CLOSE, user_sockets_group
 from workers.services import access_log_push
 
@@ -87,7 +87,7 @@ def _session_store(session_key: str) -> Any:
     return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
 
 
-class SessionBoundConsumer(AsyncWebsocketConsumer):
+class SessionBoundConsumer(OutageHandlers):
     """A browser consumer that acts only as a user re-checked now.
 
     Subclasses call ``bind_session`` in ``connect`` (before ``accept``) and
@@ -119,7 +119,9 @@ class SessionBoundConsumer(AsyncWebsocketConsumer):
             self.acting_as = await self.acting_user()
             if self.acting_as is None:
                 return
-        elif not kind.startswith("websocket.") and kind != SOCKETS_CLOSE:
+        elif not kind.startswith(("websocket.", "layer.")) and kind != SOCKETS_CLOSE:
+            # (layer.lost / layer.restored: Redis went or came back; they
+            # push nothing, healthhub.layers.OutageHandlers handles them.)
             self.pushing_as = await self.pushing_user()
             if self.pushing_as is None:
                 return
@@ -176,7 +178,20 @@ class SessionBoundConsumer(AsyncWebsocketConsumer):
         if self.watch_task is not None:
             self.watch_task.cancel()
         if self.user_group_joined is not None:
-            await self.channel_layer.group_discard(self.user_group_joined, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.user_group_joined, self.channel_name)
+            except LAYER_ERRORS:
+                pass  # Redis is away: the membership expires there on its own
+
+    async def refuse_for_outage(self) -> None:
+        """Redis is away at connect: no live events could reach this socket.
+        Accepted and closed with 1013 (try again later), which the pages
+        retry with backoff, rather than a failed handshake (HTTP 500)."""
+        self.closing = True
+        if self.watch_task is not None:
+            self.watch_task.cancel()
+        await self.accept()
+        await self.close(code=CLOSE_TRY_AGAIN)
 
     # --- re-checks ------------------------------------------------------------------
 

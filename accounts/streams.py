@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import AbstractBaseUser
 
 from accounts.sockets import CLOSE_FORBIDDEN, SessionBoundConsumer
+from healthhub.layers import LAYER_ERRORS
 from workers.models import StaffRole
 from workers.roles import sites_for_role, worker_of
 
@@ -39,7 +40,11 @@ class RoleStreamConsumer(SessionBoundConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
-        user = await self.bind_session()
+        try:
+            user = await self.bind_session()
+        except LAYER_ERRORS:
+            await self.refuse_for_outage()
+            return
         if user is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -47,8 +52,12 @@ class RoleStreamConsumer(SessionBoundConsumer):
         if not groups:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except LAYER_ERRORS:
+            await self.refuse_for_outage()
+            return
         self.groups_joined = groups
         await self.accept()
         self.watch_session()
@@ -62,7 +71,10 @@ class RoleStreamConsumer(SessionBoundConsumer):
     async def disconnect(self, code: int) -> None:
         await self.unbind_session()
         for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except LAYER_ERRORS:
+                return  # the membership expires in Redis on its own
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # One-way: whatever a browser sends is answered, never acted on or

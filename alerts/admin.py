@@ -6,6 +6,7 @@ import json
 from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from alerts.models import SiteThresholds
 from alerts.rules.thresholds import DEFAULTS
@@ -16,7 +17,9 @@ class SiteThresholdsForm(forms.ModelForm):
     class Meta:
         model = SiteThresholds
         fields = ["site", "overrides"]
-        help_texts = {"overrides": 'A JSON object of threshold names and numbers, e.g. {"spo2_warning": 92}.'}
+        help_texts = {
+            "overrides": _('A JSON object of threshold names and numbers, e.g. {"spo2_warning": 92}.'),
+        }
 
 
 @admin.register(SiteThresholds)
@@ -25,6 +28,6 @@ class SiteThresholdsAdmin(SiteScopedAdmin):
     list_display = ["site", "overrides"]
     readonly_fields = ["defaults"]
 
-    @admin.display(description="defaults")
+    @admin.display(description=_("defaults"))
     def defaults(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(DEFAULTS.as_dict(), indent=2))

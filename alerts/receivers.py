@@ -8,7 +8,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from alerts.services import evaluation_request
+from alerts.services import evaluation_request, evaluations_request
 from devices.signals import readings_stored
 from workers.signals import health_data_changed
 
@@ -17,13 +17,9 @@ log = logging.getLogger(__name__)
 
 @receiver(readings_stored, dispatch_uid="alerts.evaluate_on_readings")
 def evaluate_on_readings(sender: Any, *, worker_ids: set[int], urgent_ids: set[int], **kwargs: Any) -> None:
-    # One worker's failed request (the queue unreachable) does not keep the
-    # others from being asked for.
-    for worker_id in sorted(worker_ids):
-        try:
-            evaluation_request(worker_id=worker_id, urgent=worker_id in urgent_ids)
-        except Exception:
-            log.exception("requesting an evaluation for worker %s failed", worker_id)
+    # The fast path only: the outbox row written with the readings is the
+    # record, and evaluations_request never raises for a broker failure.
+    evaluations_request(worker_ids=worker_ids, urgent_ids=urgent_ids)
 
 
 @receiver(health_data_changed, dispatch_uid="alerts.evaluate_on_health_data")

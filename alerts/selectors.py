@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Avg, Case, QuerySet, Sum, When
+from django.db.models import Avg, Case, Q, QuerySet, Sum, When
 
 from alerts.models import Alert, AlertEvent, Baseline, SiteThresholds
 from alerts.rules.base import Profile, Sample, Window
@@ -25,33 +25,58 @@ HISTORY_SPAN = timedelta(hours=3)
 HISTORY_METRICS = ("heart_rate", "steps", "core_temp", "spo2")
 
 
+# An SOS or a fall is judged by when it arrived as much as by when it
+# happened: one buffered by a device while offline is still news when it
+# arrives (alerts.rules.events). Those that arrived this recently are loaded
+# whatever their age.
+EVENT_METRICS = ("sos", "fall")
+EVENT_SPAN = timedelta(minutes=10)
+
+
 def window_load(worker_id: int, now: datetime) -> Window:
     """The worker's readings up to ``now``, per metric, oldest first."""
-    series: dict[str, list[Sample]] = defaultdict(list)
+    return windows_load([worker_id], now)[worker_id]
+
+
+def windows_load(worker_ids: list[int] | set[int], now: datetime) -> dict[int, Window]:
+    """``window_load`` for many workers at once: three queries whatever their
+    number (per-minute history, recent raw readings, SOS and falls)."""
+    ids = sorted(set(worker_ids))
+    series: dict[int, dict[str, list[Sample]]] = {worker_id: defaultdict(list) for worker_id in ids}
     raw_start = now - RAW_SPAN
     older = (
         Reading.objects.filter(
-            worker_id=worker_id,
+            worker_id__in=ids,
             metric__in=HISTORY_METRICS,
             measured_at__gte=now - HISTORY_SPAN,
             measured_at__lt=raw_start,
         )
         .annotate(minute=EpochBucket("measured_at", 60))
-        .values("metric", "minute")
+        .values("worker_id", "metric", "minute")
         # A minute of steps is their count (the rules read steps per minute);
         # of anything else, the mean.
         .annotate(mean=Case(When(metric="steps", then=Sum("value")), default=Avg("value")))
         .order_by("minute")
     )
-
     for row in older:
-        series[row["metric"]].append(Sample(datetime.fromtimestamp(row["minute"], UTC), row["mean"]))
-    recent = Reading.objects.filter(worker_id=worker_id, measured_at__gte=raw_start, measured_at__lte=now).order_by(
-        "measured_at"
+        series[row["worker_id"]][row["metric"]].append(Sample(datetime.fromtimestamp(row["minute"], UTC), row["mean"]))
+    recent = (
+        Reading.objects.filter(worker_id__in=ids, measured_at__gte=raw_start, measured_at__lte=now)
+        .exclude(metric__in=EVENT_METRICS)
+        .order_by("measured_at")
     )
-    for metric, value, at in recent.values_list("metric", "value", "measured_at"):
-        series[metric].append(Sample(at, value))
-    return Window(now=now, series=dict(series))
+    for worker_id, metric, value, at in recent.values_list("worker_id", "metric", "value", "measured_at"):
+        series[worker_id][metric].append(Sample(at, value))
+    events = (
+        Reading.objects.filter(worker_id__in=ids, metric__in=EVENT_METRICS, measured_at__lte=now)
+        .filter(Q(measured_at__gte=raw_start) | Q(received_at__gte=now - EVENT_SPAN, received_at__lte=now))
+        .order_by("measured_at")
+    )
+    for worker_id, metric, value, at, received in events.values_list(
+        "worker_id", "metric", "value", "measured_at", "received_at"
+    ):
+        series[worker_id][metric].append(Sample(at, value, received_at=received))
+    return {worker_id: Window(now=now, series=dict(by_metric)) for worker_id, by_metric in series.items()}
 
 
 def thresholds_for(site_id: int) -> Thresholds:
@@ -70,6 +95,52 @@ def profile_load(worker: Worker, now: datetime) -> Profile:
         rest_hr_spread=baseline.rest_hr_spread if baseline else None,
         checkin_temperature=checkin_temperature_today(worker, now),
     )
+
+
+def profiles_load(workers: list[Worker], now: datetime) -> dict[int, Profile]:
+    """``profile_load`` for many workers (their sites selected): four queries
+    whatever their number."""
+    from workers.models import Shift
+
+    ids = [w.pk for w in workers]
+    baselines = {
+        b.worker_id: b
+        for b in Baseline.objects.filter(worker_id__in=ids).only("worker_id", "rest_hr_median", "rest_hr_spread")
+    }
+    scheduled: dict[int, list[tuple[datetime, datetime]]] = {worker_id: [] for worker_id in ids}
+    around = Shift.objects.filter(
+        worker_id__in=ids, starts_at__lte=now + timedelta(hours=24), ends_at__gte=now - timedelta(hours=24)
+    )
+    for worker_id, start, end in around.values_list("worker_id", "starts_at", "ends_at"):
+        scheduled[worker_id].append((start, end))
+    days = {w.pk: now.astimezone(ZoneInfo(w.site.timezone)).date() for w in workers}
+    temperatures = {
+        (worker_id, day): temperature
+        for worker_id, day, temperature in CheckIn.objects.filter(
+            worker_id__in=ids, day__in=set(days.values())
+        ).values_list("worker_id", "day", "temperature")
+    }
+    profiles: dict[int, Profile] = {}
+    for worker in workers:
+        baseline = baselines.get(worker.pk)
+        profiles[worker.pk] = Profile(
+            age=max(16, now.year - worker.birth_year),
+            acclimatized=worker.acclimatized,
+            on_shift=worker_on_shift(worker, now, scheduled=scheduled[worker.pk]),
+            rest_hr_baseline=baseline.rest_hr_median if baseline else None,
+            rest_hr_spread=baseline.rest_hr_spread if baseline else None,
+            checkin_temperature=temperatures.get((worker.pk, days[worker.pk])),
+        )
+    return profiles
+
+
+def thresholds_for_sites(site_ids: set[int]) -> dict[int, Thresholds]:
+    """``thresholds_for`` for several sites, in one query."""
+    overrides = dict(SiteThresholds.objects.filter(site_id__in=site_ids).values_list("site_id", "overrides"))
+    return {
+        site_id: DEFAULTS.with_overrides(overrides[site_id]) if overrides.get(site_id) else DEFAULTS
+        for site_id in site_ids
+    }
 
 
 def checkin_temperature_today(worker: Worker, now: datetime) -> float | None:

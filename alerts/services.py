@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -11,13 +15,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from alerts.lag import EVALUATION_LAG
 from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze
 from alerts.rules.base import Evaluation, State
 from devices import protocol
 from devices.models import Device, DeviceStatus
+from healthhub import metrics
 from healthhub.live import device_group, group_send_now, site_clinicians_group, worker_group
 from workers.models import Worker
 from workers.names import person_name
+
+log = logging.getLogger(__name__)
 
 
 class AlertActionError(Exception):
@@ -277,18 +285,130 @@ def snooze_create(
 def worker_evaluate(*, worker_id: int, now: datetime | None = None) -> list[Alert]:
     """Run every reading-driven rule for one worker and apply the verdicts.
     Idempotent: evaluating again with the same readings changes nothing."""
+    return workers_evaluate(worker_ids=[worker_id], now=now)
+
+
+def workers_evaluate(*, worker_ids: list[int] | set[int], now: datetime | None = None) -> list[Alert]:
+    """``worker_evaluate`` for many workers at once, for a cost that grows
+    with their readings rather than with their number: their windows,
+    profiles, thresholds and open alerts are loaded in a few queries, and a
+    verdict that changes nothing (a clear rule with no alert open) writes
+    nothing. Workers without consent are skipped (no consent, no
+    processing: readings stored before a withdrawal stay unjudged)."""
     from alerts.rules.engine import evaluate_window
-    from alerts.selectors import profile_load, thresholds_for, window_load
-    from workers.selectors import worker_has_consent
+    from alerts.selectors import profiles_load, thresholds_for_sites, windows_load
+    from workers.selectors import workers_with_consent
 
     now = now or timezone.now()
-    worker = Worker.objects.select_related("site").filter(pk=worker_id).first()
-    if worker is None or not worker_has_consent(worker_id):
-        return []  # no consent, no processing (readings stored before the withdrawal stay unjudged)
-    window = window_load(worker_id, now)
-    verdicts = evaluate_window(window, profile_load(worker, now), thresholds_for(worker.site_id))
-    touched = [alert_apply(worker_id=worker_id, evaluation=v, now=now) for v in verdicts]
-    return [a for a in touched if a is not None]
+    workers = list(workers_with_consent(Worker.objects.filter(pk__in=worker_ids)).select_related("site"))
+    if not workers:
+        return []
+    ids = [w.pk for w in workers]
+    windows = windows_load(ids, now)
+    profiles = profiles_load(workers, now)
+    thresholds = thresholds_for_sites({w.site_id for w in workers})
+    open_kinds = set(
+        Alert.objects.filter(worker_id__in=ids).exclude(status=AlertStatus.RESOLVED).values_list("worker_id", "kind")
+    )
+    touched: list[Alert] = []
+    for worker in workers:
+        for verdict in evaluate_window(windows[worker.pk], profiles[worker.pk], thresholds[worker.site_id]):
+            if verdict.state is not State.ACTIVE and (worker.pk, verdict.kind) not in open_kinds:
+                continue  # alert_apply would find no alert to touch
+            alert = alert_apply(worker_id=worker.pk, evaluation=verdict, now=now)
+            if alert is not None:
+                touched.append(alert)
+    return touched
+
+
+def evaluations_run(
+    *,
+    worker_ids: list[int] | set[int],
+    urgent: bool = False,
+    scheduled: str | None = None,
+    every_worker: bool = False,
+) -> int:
+    """Evaluate those of ``worker_ids`` whose readings still need it, as
+    recorded in the outbox (devices.models.EvaluationDue), and record that
+    they are evaluated. ``urgent``: only those with an SOS or a fall pending.
+    ``every_worker``: evaluate all of ``worker_ids`` (time alone changes some
+    verdicts), clearing the pending marks of those it could claim.
+
+    Safe to run twice, at once or in turn, for the same workers: each
+    pending worker is claimed with a conditional UPDATE, and a worker
+    claimed by another run (or with nothing pending) is left alone. If the
+    evaluation fails, the claims are given back and the marks stay for a
+    retry or the sweeper; if the process dies, the claims' lease runs out.
+    An SOS or a fall stored while the evaluation ran is evaluated at once
+    after it. Returns how many workers were evaluated.
+    """
+    from devices.services import evaluations_claim, evaluations_release
+
+    conf = settings.ALERTS
+    token = uuid.uuid4().hex
+    lease = timedelta(seconds=conf["CLAIM_LEASE_S"])
+    ids = sorted(set(worker_ids))
+    evaluated = 0
+    for _ in range(3):
+        claimed_at = timezone.now()
+        claims = evaluations_claim(
+            worker_ids=ids, token=token, now=claimed_at, lease=lease, urgent_only=urgent, scheduled=scheduled
+        )
+        to_evaluate = ids if every_worker else [c.worker_id for c in claims]
+        if not to_evaluate:
+            break
+        try:
+            workers_evaluate(worker_ids=to_evaluate, now=timezone.now())
+        except BaseException:
+            evaluations_release(claims=claims, token=token, claimed_at=claimed_at, now=timezone.now(), done=False)
+            raise
+        done_at = timezone.now()
+        still_urgent = evaluations_release(claims=claims, token=token, claimed_at=claimed_at, now=done_at)
+        _record_lag(claims, done_at)
+        evaluated += len(to_evaluate)
+        ids, urgent, scheduled, every_worker = sorted(still_urgent), True, None, False
+        if not ids:
+            break
+    return evaluated
+
+
+def _record_lag(claims: list, done_at: datetime) -> None:
+    for claim in claims:
+        if claim.pending_since is not None:
+            lag = (done_at - claim.pending_since).total_seconds()
+            EVALUATION_LAG.observe(lag, urgent=claim.urgent)
+            metrics.EVALUATION_LAG.observe(lag)  # /metrics, across the processes of a host
+
+
+def evaluations_sweep(*, now: datetime | None = None) -> tuple[int, int]:
+    """Re-enqueue the evaluations that the outbox says are overdue: an SOS
+    or a fall not evaluated within URGENT_SWEEP_AFTER_S of its storage, other
+    readings not evaluated within EVALUATE_EVERY_S plus a grace. The request
+    was lost (Redis restarted, refused it or was down when the readings were
+    stored) or the worker running it died. Returns (urgent, routine) counts."""
+    from alerts.tasks import evaluate_workers, evaluate_workers_urgent
+    from devices.services import evaluations_schedule
+    from healthhub.dispatch import enqueue
+
+    conf = settings.ALERTS
+    now = now or timezone.now()
+    overdue = evaluations_schedule(
+        now=now,
+        token=uuid.uuid4().hex,
+        urgent_after=timedelta(seconds=conf["URGENT_SWEEP_AFTER_S"]),
+        routine_after=timedelta(seconds=conf["EVALUATE_EVERY_S"] + conf["ROUTINE_SWEEP_GRACE_S"]),
+        routine_every=timedelta(seconds=conf["EVALUATE_EVERY_S"]),
+        urgent_lease=timedelta(seconds=conf["URGENT_SWEEP_AFTER_S"] * 3),
+        routine_lease=timedelta(seconds=conf["CLAIM_LEASE_S"]),
+    )
+    if overdue.urgent:
+        log.warning("re-enqueued overdue urgent evaluations for workers %s", overdue.urgent)
+    size = conf["EVALUATE_BATCH"]
+    for start in range(0, len(overdue.urgent), size):
+        enqueue(evaluate_workers_urgent, overdue.urgent[start : start + size], overdue.token)
+    for start in range(0, len(overdue.routine), size):
+        enqueue(evaluate_workers, overdue.routine[start : start + size], overdue.token)
+    return len(overdue.urgent), len(overdue.routine)
 
 
 def signals_check(*, now: datetime | None = None) -> int:
@@ -408,29 +528,92 @@ def worker_acclimatization_infer(*, worker_id: int, now: datetime | None = None)
 
 
 def evaluation_request(*, worker_id: int, urgent: bool = False) -> bool:
-    """Ask for the worker's alerts to be re-evaluated soon, without waiting.
-
-    Routine requests are coalesced and rate-limited per worker: the first
-    enqueues a task and sets a flag (an atomic cache add, shared by all
-    processes when the cache is Redis) that lasts EVALUATE_EVERY_S, during
-    which further requests add nothing. A worker streaming a batch every 2 s
-    so costs one evaluation every 30 s, which the sustained-condition rules
-    (minutes long) do not notice, and the queue stays within what the
-    workers can do. Urgent requests (a batch with an SOS or a fall) go to
-    the "urgent" queue, which every worker also consumes, so that they never
-    wait behind routine evaluations; they are coalesced for a moment only.
-    Returns whether a task was enqueued.
-    """
+    """Ask for one worker's alerts to be re-evaluated soon, whether or not
+    new readings are pending (a check-in changed what the rules know).
+    Coalesced like ``evaluations_request``; returns whether a task was
+    enqueued."""
     from alerts.tasks import evaluate_worker, evaluate_worker_urgent, pending_key
     from healthhub.dispatch import enqueue
 
     conf = settings.ALERTS
-    if urgent:
-        if not cache.add(pending_key(worker_id, urgent=True), 1, timeout=conf["URGENT_COALESCE_S"]):
-            return False
-        enqueue(evaluate_worker_urgent, worker_id)
-        return True
-    if not cache.add(pending_key(worker_id), 1, timeout=conf["EVALUATE_EVERY_S"]):
+    timeout = conf["URGENT_COALESCE_S"] if urgent else conf["EVALUATE_EVERY_S"]
+    if not cache.add(pending_key(worker_id, urgent=urgent), 1, timeout=timeout):
         return False
-    enqueue(evaluate_worker, worker_id)
+    enqueue(evaluate_worker_urgent if urgent else evaluate_worker, worker_id)
     return True
+
+
+def evaluations_request(*, worker_ids: set[int], urgent_ids: set[int] | frozenset[int] = frozenset()) -> int:
+    """Ask for these workers' alerts to be re-evaluated soon, without
+    waiting: the fast path. What must be evaluated is already in the outbox
+    (written with the readings), and the sweeper enqueues what this path
+    loses, so a failure here (Redis down or refusing writes) is logged once
+    per outage and otherwise ignored; for FAST_PATH_PAUSE_S after one the
+    path is not even tried, so that ingestion does not wait on a dead broker.
+
+    Routine requests are coalesced and rate-limited per worker: the first
+    sets a flag (an atomic cache add, shared by all processes when the cache
+    is Redis) that lasts EVALUATE_EVERY_S, during which further requests add
+    nothing; the workers that pass go in tasks of up to EVALUATE_BATCH
+    workers each. Urgent requests (a batch with an SOS or a fall) go to the
+    "urgent" queue, one task per worker, which every Celery worker consumes
+    first; they are coalesced for a moment only. Returns how many tasks were
+    enqueued.
+    """
+    from alerts.tasks import evaluate_worker_urgent, evaluate_workers, pending_key
+    from healthhub.dispatch import enqueue
+
+    if not _fast_path.open():
+        return 0
+    conf = settings.ALERTS
+    enqueued = 0
+    try:
+        for worker_id in sorted(urgent_ids):
+            if cache.add(pending_key(worker_id, urgent=True), 1, timeout=conf["URGENT_COALESCE_S"]):
+                enqueue(evaluate_worker_urgent, worker_id)
+                enqueued += 1
+        routine = [
+            worker_id
+            for worker_id in sorted(set(worker_ids) - set(urgent_ids))
+            if cache.add(pending_key(worker_id), 1, timeout=conf["EVALUATE_EVERY_S"])
+        ]
+        size = conf["EVALUATE_BATCH"]
+        for start in range(0, len(routine), size):
+            enqueue(evaluate_workers, routine[start : start + size])
+            enqueued += 1
+    except Exception as exc:
+        _fast_path.failed(exc)
+        return enqueued
+    _fast_path.worked()
+    return enqueued
+
+
+class _FastPathBreaker:
+    """After a failed request, the fast path rests for FAST_PATH_PAUSE_S
+    (the outbox and the sweeper cover it), and the outage is logged once,
+    when it starts, and once when a request goes through again."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.resume_at = 0.0
+        self.down = False
+
+    def open(self) -> bool:
+        return time.monotonic() >= self.resume_at
+
+    def failed(self, exc: Exception) -> None:
+        with self.lock:
+            self.resume_at = time.monotonic() + settings.ALERTS["FAST_PATH_PAUSE_S"]
+            if self.down:
+                return
+            self.down = True
+        log.error("evaluation requests cannot be enqueued (%s); the sweeper will re-enqueue them", exc)
+
+    def worked(self) -> None:
+        if self.down:
+            with self.lock:
+                self.down = False
+            log.warning("evaluation requests are enqueued again")
+
+
+_fast_path = _FastPathBreaker()

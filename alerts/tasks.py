@@ -12,18 +12,53 @@ def pending_key(worker_id: int, urgent: bool = False) -> str:
     return f"alerts:evaluate-{'urgent' if urgent else 'pending'}:{worker_id}"
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+# Evaluations are acknowledged to the broker only when done (acks_late) and
+# given back if the worker process dies mid-way (reject_on_worker_lost), so a
+# killed worker's task is delivered again; the claim in the outbox makes
+# that, or any duplicate, harmless, and the sweeper covers a task the broker
+# lost altogether.
+_EVALUATION = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (Exception,),
+    "retry_backoff": True,
+    "retry_backoff_max": 10,
+    "max_retries": 5,
+}
+
+
+@shared_task(**_EVALUATION)
 def evaluate_worker(worker_id: int) -> int:
-    # The pending flag is left to expire (alerts.services.evaluation_request):
-    # it limits routine evaluations to one per worker per EVALUATE_EVERY_S.
-    return len(services.worker_evaluate(worker_id=worker_id))
+    """Evaluate one worker now (a check-in, a beat sweep), clearing what the
+    outbox has pending for them if no one else holds it."""
+    return services.evaluations_run(worker_ids=[worker_id], every_worker=True)
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@shared_task(**_EVALUATION)
+def evaluate_workers(worker_ids: list[int], scheduled: str | None = None) -> int:
+    """Routine evaluation of the workers among ``worker_ids`` whose readings
+    are still unevaluated, many per task. ``scheduled``: the sweeper's token
+    for the rows it reserved for this task."""
+    return services.evaluations_run(worker_ids=worker_ids, scheduled=scheduled)
+
+
+@shared_task(**_EVALUATION)
 def evaluate_worker_urgent(worker_id: int) -> int:
-    """The same evaluation, on the "urgent" queue (CELERY_TASK_ROUTES): for
-    batches with an SOS or a fall, which must not wait behind routine work."""
-    return len(services.worker_evaluate(worker_id=worker_id))
+    """The same for a batch with an SOS or a fall, on the "urgent" queue
+    (CELERY_TASK_ROUTES), which must not wait behind routine work."""
+    return services.evaluations_run(worker_ids=[worker_id], urgent=True)
+
+
+@shared_task(**_EVALUATION)
+def evaluate_workers_urgent(worker_ids: list[int], scheduled: str | None = None) -> int:
+    """The sweeper's re-enqueued urgent evaluations, on the "urgent" queue."""
+    return services.evaluations_run(worker_ids=worker_ids, urgent=True, scheduled=scheduled)
+
+
+@shared_task(acks_late=True)
+def sweep_evaluations() -> tuple[int, int]:
+    """Beat, every few seconds: re-enqueue what the outbox says is overdue."""
+    return services.evaluations_sweep()
 
 
 @shared_task(acks_late=True)
@@ -40,12 +75,22 @@ def check_signals() -> int:
 def evaluate_on_shift() -> int:
     """Periodic sweep: time alone changes some verdicts (a fall with no
     movement, a condition that has cleared long enough to resolve)."""
-    from alerts.models import Alert, AlertStatus
+    from django.conf import settings
 
-    ids = set(Alert.objects.exclude(status=AlertStatus.RESOLVED).values_list("worker_id", flat=True))
-    for worker_id in ids:
-        evaluate_worker.delay(worker_id)
+    from alerts.models import Alert, AlertStatus
+    from healthhub.dispatch import enqueue
+
+    ids = sorted(set(Alert.objects.exclude(status=AlertStatus.RESOLVED).values_list("worker_id", flat=True)))
+    size = settings.ALERTS["EVALUATE_BATCH"]
+    for start in range(0, len(ids), size):
+        enqueue(evaluate_workers_every, ids[start : start + size])
     return len(ids)
+
+
+@shared_task(**_EVALUATION)
+def evaluate_workers_every(worker_ids: list[int]) -> int:
+    """Evaluate all of ``worker_ids``, pending readings or not."""
+    return services.evaluations_run(worker_ids=worker_ids, every_worker=True)
 
 
 @shared_task(acks_late=True)

@@ -409,6 +409,68 @@ def queue_drain(args: argparse.Namespace, timeout: float) -> float:
     return round(time.monotonic() - started - 2, 1)
 
 
+class LagSampler:
+    """Evaluation lag (a batch's storage to the evaluation that covered it),
+    read from the outbox (devices_evaluationdue) once a second: when a
+    worker's ``evaluated_at`` moves on, the evaluation covered the
+    ``pending_since`` seen at the poll before, and the lag is the difference.
+    Covers every process (ASGI servers' requests, Celery workers), which a
+    per-process histogram cannot; resolution about the poll interval for
+    the pending mark, exact for the evaluation time."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.pending: dict[int, Any] = {}
+        self.evaluated: dict[int, Any] = {}
+        self.lags: list[float] = []
+        self.backlog: list[tuple[float, int, float]] = []  # (t, workers pending, oldest pending age s)
+        self.stopping = False
+
+    def poll(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT worker_id, pending_since, evaluated_at, now() FROM devices_evaluationdue"
+            ).fetchall()
+        oldest = 0.0
+        pending = 0
+        for worker_id, pending_since, evaluated_at, now in rows:
+            before = self.evaluated.get(worker_id)
+            seen = self.pending.get(worker_id)
+            if evaluated_at is not None and evaluated_at != before and seen is not None and seen <= evaluated_at:
+                self.lags.append((evaluated_at - seen).total_seconds())
+            self.evaluated[worker_id] = evaluated_at
+            self.pending[worker_id] = pending_since
+            if pending_since is not None:
+                pending += 1
+                oldest = max(oldest, (now - pending_since).total_seconds())
+        self.backlog.append((time.monotonic(), pending, round(oldest, 1)))
+
+    async def run(self) -> None:
+        while not self.stopping:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.poll)
+            await asyncio.sleep(1.0)
+
+    def report(self) -> dict[str, Any]:
+        from alerts.lag import BUCKETS
+
+        lags = self.lags
+        histogram = {str(bound): sum(1 for lag in lags if lag <= bound) for bound in BUCKETS}
+        return {
+            "n": len(lags),
+            "p50_s": pct(lags, 50),
+            "p95_s": pct(lags, 95),
+            "p99_s": pct(lags, 99),
+            "max_s": max(lags) if lags else None,
+            "cumulative_histogram_s": histogram,
+            "pending_at_end": self.backlog[-1][1] if self.backlog else None,
+            "oldest_pending_at_end_s": self.backlog[-1][2] if self.backlog else None,
+            "oldest_pending_max_s": max((b[2] for b in self.backlog), default=None),
+        }
+
+
 def wait_port(port: int, proc: Proc, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -439,7 +501,7 @@ async def measure(args: argparse.Namespace, data: dict, sup: Supervisor, env: di
     # 1. Latency under load.
     status_path = data_path.with_name("bench-alerts-load.json")
     status_path.unlink(missing_ok=True)
-    load_seconds = 120 + args.probes * args.interval  # stopped after the probes
+    load_seconds = args.load_seconds or 120 + args.probes * args.interval  # stopped after the probes
     load = sup.start(
         "load",
         [
@@ -465,13 +527,22 @@ async def measure(args: argparse.Namespace, data: dict, sup: Supervisor, env: di
         await asyncio.sleep(0.5)
     load_status = json.loads(status_path.read_text())
     log(f"load: {load_status['connected']} connected, {load_status['failed']} failed; warming up 10 s")
+    sampler = LagSampler(f"{args.pg_url.rstrip('/')}/{args.db_name}")
+    sampling = asyncio.create_task(sampler.run())
     await asyncio.sleep(10)
     boards = await open_dashboards(1, alerts_url, origin, cookie)
     probes = [Probe(probe_records.pop()) for _ in range(args.probes)]
     log(f"latency: {args.probes} SOS probes, {args.interval:g} s apart, under load")
     latency = await run_probes(probes, boards, device_url, args.interval, 45)
     await boards[0].close()
+    # The load runs its full duration: the lag is measured over all of it.
+    while load.alive():  # noqa: ASYNC110  (a process, not an event of this loop)
+        await asyncio.sleep(1)
     queued = await asyncio.to_thread(celery_queue, args)
+    sampler.stopping = True
+    await sampling
+    result["evaluation_lag"] = sampler.report()
+    log(f"evaluation lag: {result['evaluation_lag']}")
     sup.stop(load, timeout=5)
     load_status = json.loads(status_path.read_text())
     load_status["celery_queue_at_end"] = queued
@@ -536,6 +607,18 @@ def table(result: dict) -> str:
         f"   {'Celery queue when the load stopped':<34}{load.get('celery_queue_at_end', '?'):>12} tasks"
         f"  (drained in {load.get('celery_drain_s', '?')} s)"
     )
+    lag = result.get("evaluation_lag") or {}
+    if lag:
+
+        def sec(value: float | None) -> str:
+            return "-" if value is None else f"{value:.1f} s"
+
+        lag_ok = lag.get("p95_s") is not None and lag["p95_s"] < 30
+        lines.append(
+            f"   {'evaluation lag p50 / p95 / max':<34}{sec(lag['p50_s']):>12} / {sec(lag['p95_s'])} / "
+            f"{sec(lag['max_s'])}  (p95 < 30 s: {verdict(lag_ok)}; n={lag['n']}, oldest pending at most "
+            f"{sec(lag['oldest_pending_max_s'])})"
+        )
     lines.append("2. Fan-out (no device load; one clinician session shared by all dashboards)")
     head = f"   {'dashboards':>10}{'alerts':>8}{'delivered/expected':>22}{'short':>7}"
     lines.append(head + f"{'p50':>10}{'p95':>10}{'max':>10}  result")
@@ -649,6 +732,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--devices", type=int, default=1000, help="simulated wearables under load (1000)")
     p.add_argument("--probes", type=int, default=40, help="SOS probes under load (40)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between probes under load (2)")
+    p.add_argument(
+        "--load-seconds", type=float, default=None, help="seconds of device load (default: 120 + probes x interval)"
+    )
     p.add_argument(
         "--fanout",
         type=lambda s: [int(x) for x in s.split(",")],

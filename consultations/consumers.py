@@ -36,6 +36,7 @@ from consultations.models import Consultation, ConsultationStatus
 from consultations.payloads import message_payload
 from consultations.selectors import Side, consultation_for, consultation_side_now, side_of
 from consultations.serializers import MarkFrame, MessageFrame
+from healthhub.layers import LAYER_ERRORS
 from healthhub.live import (
     consultation_clinicians_group,
     consultation_group,
@@ -88,7 +89,11 @@ class ConsultationConsumer(SessionBoundConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
-        user = await self.bind_session()
+        try:
+            user = await self.bind_session()
+        except LAYER_ERRORS:
+            await self.refuse_for_outage()  # Redis is away: 1013, the page retries
+            return
         if user is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -103,8 +108,12 @@ class ConsultationConsumer(SessionBoundConsumer):
             else consultation_worker_group(self.consultation_id)
         )
         self.groups_joined = [consultation_group(self.consultation_id), side_group]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except LAYER_ERRORS:
+            await self.refuse_for_outage()
+            return
         await self.accept()
         self.watch_session()
 
@@ -118,7 +127,10 @@ class ConsultationConsumer(SessionBoundConsumer):
         if self.rtc_peer is not None:
             await self._signal_to(self.rtc_peer, "hangup", None)
         for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except LAYER_ERRORS:
+                return  # the membership expires in Redis on its own
 
     # --- from the browser -------------------------------------------------
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from alerts.guidance import BY_SLUG, Guide
@@ -29,7 +30,8 @@ URGENCY_RANK = {"routine": 1, "soon": 2, "urgent": 3}
 
 
 class ConsultationStatus(models.TextChoices):
-    REQUESTED = "requested", _("Requested")
+    # "Requested" alone is also the column of the time of the request.
+    REQUESTED = "requested", pgettext_lazy("consultation status", "Requested")
     ACTIVE = "active", _("In progress")
     CLOSED = "closed", _("Closed")
 
@@ -125,6 +127,13 @@ class Consultation(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.worker} ({self.status})"
+
+    @property
+    def shown_reason(self) -> str:
+        """The reason in the reader's language: one started from an alert
+        stores the alert's (untranslated) message; a worker's own words are
+        shown as written."""
+        return gettext(self.reason) if self.alert_id else self.reason
 
     @property
     def is_closed(self) -> bool:

@@ -25,7 +25,7 @@ def consultation_payload(consultation: Consultation) -> dict:
         "worker_name": person_name(worker.user),
         "clinician": consultation.clinician_id,
         "clinician_name": person_name(consultation.clinician) if consultation.clinician else None,
-        "reason": consultation.reason,
+        "reason": consultation.shown_reason,
         "urgency": consultation.urgency,
         "status": consultation.status,
         "outcome": consultation.outcome or None,

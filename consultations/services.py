@@ -14,12 +14,11 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from alerts.guidance import BY_SLUG as GUIDES_BY_SLUG
@@ -142,10 +141,11 @@ def consultation_request(*, worker: Worker, reason: str, urgency: str, now: date
 
 
 def _reason_of(alert: Alert) -> str:
-    # Stored in the site's language (Korean by default), as the wearable
-    # speaks it; the page also shows the alert itself in the reader's language.
-    with translation.override(settings.LANGUAGE_CODE):
-        return f"{alert.get_kind_display()}: {gettext(alert.message)}"
+    # Language-neutral: the alert's message as the rules write it (the
+    # catalogue's msgid); Consultation.shown_reason translates it for each
+    # reader, so a Korean clinician and an English-reading worker both read
+    # it in their own language.
+    return alert.message
 
 
 def consultation_start_from_alert(

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from consultations.models import Consultation
 from workers.models import CheckIn, Department, Shift, Site, StaffRole, Worker
@@ -26,7 +27,13 @@ CHART_RANGES: list[tuple[str, timedelta, str]] = [
     ("1w", timedelta(days=7), "30m"),
     ("1m", timedelta(days=30), "2h"),
 ]
-RANGE_LABELS = {"1h": _("Hour"), "1d": _("Day"), "1w": _("Week"), "1m": _("Month")}
+# The span a chart shows (not a unit of time or a date): "1 hour", "1 day"...
+RANGE_LABELS = {
+    "1h": pgettext_lazy("chart range", "Hour"),
+    "1d": pgettext_lazy("chart range", "Day"),
+    "1w": pgettext_lazy("chart range", "Week"),
+    "1m": pgettext_lazy("chart range", "Month"),
+}
 STAT_LABELS = {"time": _("time"), "min": _("minimum"), "mean": _("mean"), "max": _("maximum")}
 
 # What people call each metric of the device protocol (docs/device-protocol.md).

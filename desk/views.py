@@ -95,7 +95,7 @@ def worker_detail(request: HttpRequest, worker_id: int) -> HttpResponse:
                 (
                     r,
                     selectors.METRIC_LABELS.get(r.metric, r.metric),
-                    METRICS[r.metric].unit,
+                    selectors.UNIT_LABELS.get(METRICS[r.metric].unit, METRICS[r.metric].unit),
                     r.device_id in newly_linked,  # a reading of a newly linked wearable
                 )
                 for r in latest

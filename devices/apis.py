@@ -18,14 +18,15 @@ from rest_framework.views import APIView
 
 from devices import protocol
 from devices.buckets import bucketed, parse_resolution
+from devices.ingestion import DeviceLogin, Refusal, device_authenticate
 from devices.models import Device
 from devices.protocol import FrameError, Limits
-from devices.selectors import device_by_token, readings_for_worker
+from devices.selectors import readings_for_worker
 from devices.services import ProvisioningError, batch_receive, device_provision, device_revoke
 from healthhub.params import query_params
 from workers.models import StaffRole, Worker
 from workers.roles import administered_sites, sites_for_role
-from workers.selectors import worker_has_consent, worker_health_for
+from workers.selectors import worker_health_for
 
 MAX_RAW_POINTS = 10_000
 MAX_BUCKETS = 20_000
@@ -72,15 +73,16 @@ class IngestApi(APIView):
     )
     def post(self, request: Request) -> Response:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        device = device_by_token(token.strip()) if scheme.lower() == "bearer" else None
-        if device is None:
+        login = device_authenticate(token.strip() if scheme.lower() == "bearer" else None)
+        if login is Refusal.UNAUTHENTICATED:
             response = _error("unauthenticated", "a valid device token is required", status.HTTP_401_UNAUTHORIZED)
             response["WWW-Authenticate"] = 'Bearer realm="devices"'
             return response
-        if device.worker_id is None:
+        if login is Refusal.UNASSIGNED:
             return _error("forbidden", "the device is not assigned to a worker", status.HTTP_403_FORBIDDEN)
-        if not worker_has_consent(device.worker_id):
+        if login is Refusal.NO_CONSENT:
             return _error("forbidden", "the worker has not consented to monitoring", status.HTTP_403_FORBIDDEN)
+        assert isinstance(login, DeviceLogin)
         limits = Limits.from_settings()
         try:
             # Refuse an oversized body by its declared length, before reading
@@ -96,8 +98,12 @@ class IngestApi(APIView):
                 raise FrameError(
                     protocol.UNKNOWN_TYPE, f"unknown message type {message['type']!r}", protocol.frame_seq(message)
                 )
+            # batch_receive never raises once the batch is committed: asking
+            # for its evaluation is a fast path that logs its failures (the
+            # outbox, written with the readings, is the record), so an ack
+            # here is never replaced by a 500.
             ack, _active = batch_receive(
-                device_id=device.pk, worker_id=device.worker_id, message=message, limits=limits
+                device_id=login.device_id, worker_id=login.worker_id, message=message, limits=limits
             )
         except FrameError as exc:
             return Response(exc.as_message(), status=status.HTTP_400_BAD_REQUEST)

@@ -90,3 +90,41 @@ class ReadingMinute(models.Model):
 
     def __str__(self) -> str:
         return f"summary of worker {self.worker_id} at {self.minute.isoformat()}"
+
+
+class EvaluationDue(models.Model):
+    """The outbox of alert evaluation: one row per worker, written in the
+    same transaction as the worker's new readings, saying that readings were
+    stored that no evaluation has looked at yet.
+
+    Celery and Redis only carry the request to evaluate; this row is the
+    record of it. The evaluation claims the row (a conditional UPDATE, so a
+    duplicated or redelivered task does nothing), and clears it when done,
+    unless more readings came meanwhile (``version`` moved on). A sweeper
+    (beat) re-enqueues rows nobody evaluated in time: the request was lost
+    with Redis, or the worker that held the claim died.
+    """
+
+    worker = models.OneToOneField(Worker, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # Incremented by each store that adds readings for the worker.
+    version = models.BigIntegerField(default=0)
+    # Receipt time of the oldest batch not yet evaluated (null: nothing pending).
+    pending_since = models.DateTimeField(null=True, blank=True)
+    # The same for batches with an SOS or a fall, and the version of the
+    # newest such batch: they are evaluated at once, not at the routine rate.
+    urgent_since = models.DateTimeField(null=True, blank=True)
+    urgent_version = models.BigIntegerField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    # Who is evaluating (or has been asked to, by the sweeper), until when.
+    claim = models.CharField(max_length=32, null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["pending_since"], name="evaluation_due_pending", condition=models.Q(pending_since__isnull=False)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id}: pending since {self.pending_since}"

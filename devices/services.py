@@ -9,9 +9,10 @@ from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
-from devices.models import Device, DeviceStatus, Reading
+from devices.models import Device, DeviceStatus, EvaluationDue, Reading
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
 from devices.signals import readings_stored
 from devices.tokens import token_hash, token_new
@@ -178,10 +179,17 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
     received = ops.adapt_datetimefield_value(received_at)
     device_table = ops.quote_name(Device._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
+        # Workers with new readings, and whether any of them is an SOS or a fall.
+        due: dict[int, bool] = {}
         if rows:
             inserted = _insert_postgresql(rows, received_at) if postgresql else _insert_values(cursor, rows, received)
             for key in inserted:
-                accepted[owner[key]] += 1
+                index = owner[key]
+                accepted[index] += 1
+                worker_id = batches[index].worker_id
+                due[worker_id] = due.get(worker_id, False) or key[1] in URGENT_METRICS
+        if due:
+            _record_due(cursor, due, received)
         for index, batch in enumerate(batches):
             if batch.touch:
                 battery = next((r.value for r in reversed(batch.readings) if r.metric == "battery"), None)
@@ -200,6 +208,33 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
 
 
 _READING_COLUMNS = "device_id, worker_id, metric, value, measured_at, received_at"
+
+
+def _record_due(cursor, due: dict[int, bool], received: object) -> None:
+    """Record, in the transaction that stores the readings, that these
+    workers need evaluating (``due`` says which batches had an SOS or a fall).
+
+    One upsert for all of them, in worker order: two group commits that
+    share workers then lock their rows in the same order and never deadlock.
+    """
+    table = connection.ops.quote_name(EvaluationDue._meta.db_table)
+    params: list[object] = []
+    for worker_id in sorted(due):
+        urgent = due[worker_id]
+        params += [worker_id, received, 1 if urgent else None, received if urgent else None]
+    placeholders = ", ".join(["(%s, 1, %s, %s, %s)"] * len(due))
+    cursor.execute(
+        f"INSERT INTO {table} (worker_id, version, pending_since, urgent_version, urgent_since) "
+        f"VALUES {placeholders} ON CONFLICT (worker_id) DO UPDATE SET "
+        f"version = {table}.version + 1, "
+        f"pending_since = COALESCE({table}.pending_since, excluded.pending_since), "
+        f"urgent_version = CASE WHEN excluded.urgent_since IS NULL THEN {table}.urgent_version "
+        f"ELSE {table}.version + 1 END, "
+        f"urgent_since = COALESCE({table}.urgent_since, excluded.urgent_since)",
+        params,
+    )
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 # SQLite allows 32,766 parameters per statement; 6 per row.
@@ -277,10 +312,41 @@ def batch_receive(
         touch=touch,
     )
     ack = ack_message(batch.seq, result.accepted, result.duplicates, batch.rejected)
-    if result.accepted:
+    evaluate, urgent = _to_evaluate([(worker_id, batch, result)])
+    if evaluate:
         # After the commit above; coalesced, and never waits for the evaluation.
-        evaluations_request(worker_ids={worker_id}, urgent_ids={worker_id} if has_event(batch.valid) else set())
+        evaluations_request(worker_ids=evaluate, urgent_ids=urgent)
     return ack, result.device_active
+
+
+def _to_evaluate(stored: list[tuple[int, Batch, StoreResult]]) -> tuple[set[int], set[int]]:
+    """The workers whose evaluation to request after these batches were
+    stored, and those of them with an SOS or a fall. A batch of duplicates
+    only asks again if the worker's readings are still unevaluated: it is a
+    device re-sending a batch whose first ack it never got, perhaps because
+    the server failed after storing it and before asking for its evaluation."""
+    evaluate: set[int] = set()
+    urgent: set[int] = set()
+    resent: dict[int, bool] = {}
+    for worker_id, batch, result in stored:
+        if result.accepted:
+            evaluate.add(worker_id)
+            if has_event(batch.valid):
+                urgent.add(worker_id)
+        elif result.duplicates:
+            resent[worker_id] = resent.get(worker_id, False) or has_event(batch.valid)
+    resent = {w: u for w, u in resent.items() if w not in evaluate}
+    if resent:
+        try:
+            pending, pending_urgent = evaluations_pending(worker_ids=set(resent))
+        except DatabaseError:
+            # The batches are committed and their acks stand; what they need
+            # is in the outbox, which the sweeper reads.
+            log.warning("could not tell whether re-sent batches still need evaluating", exc_info=True)
+            return evaluate, urgent
+        evaluate |= pending
+        urgent |= {w for w in pending_urgent if resent[w]}
+    return evaluate, urgent
 
 
 @dataclass(frozen=True)
@@ -339,18 +405,15 @@ def batches_receive(*, batches: list[IncomingBatch], limits: Limits) -> BatchesR
                     stored += readings_store_many(batches=[batch], received_at=now)
                 except DatabaseError as one_exc:
                     stored.append(one_exc)
-    evaluate: set[int] = set()
-    urgent: set[int] = set()
+    committed: list[tuple[int, Batch, StoreResult]] = []
     for (index, incoming, batch), result in zip(parsed, stored, strict=True):
         if isinstance(result, DatabaseError):
             results[index] = result
             continue
         ack = ack_message(batch.seq, result.accepted, result.duplicates, batch.rejected)
         results[index] = (ack, result.device_active)
-        if result.accepted:
-            evaluate.add(incoming.worker_id)
-            if has_event(batch.valid):
-                urgent.add(incoming.worker_id)
+        committed.append((incoming.worker_id, batch, result))
+    evaluate, urgent = _to_evaluate(committed)
     return BatchesReceived(results=results, workers_to_evaluate=evaluate, urgent_workers=urgent)
 
 
@@ -375,3 +438,150 @@ def evaluations_request(*, worker_ids: set[int], urgent_ids: set[int] | frozense
     ):
         if isinstance(result, Exception):
             log.error("requesting evaluations for workers %s failed", sorted(worker_ids), exc_info=result)
+
+
+# --- The evaluation outbox (devices.models.EvaluationDue) ---------------------
+# Written with the readings (readings_store_many); claimed, cleared and swept
+# by the alerts app, which decides what an evaluation is.
+
+
+@dataclass(frozen=True)
+class EvaluationClaim:
+    """A worker whose unevaluated readings this evaluation has taken on."""
+
+    worker_id: int
+    version: int  # the row's version when claimed: readings up to it are covered
+    pending_since: datetime | None  # receipt of the oldest batch covered
+    urgent: bool  # an SOS or a fall among them
+
+
+def evaluations_claim(
+    *,
+    worker_ids: list[int] | set[int],
+    token: str,
+    now: datetime,
+    lease: timedelta,
+    urgent_only: bool = False,
+    scheduled: str | None = None,
+) -> list[EvaluationClaim]:
+    """Claim the workers of ``worker_ids`` that have unevaluated readings and
+    that nobody else holds (or whose holder's lease has run out), with a
+    conditional UPDATE: of two tasks for the same worker (a duplicate, a
+    redelivery, the sweeper's and the fast path's) one gets it and the other
+    gets nothing. ``scheduled`` is the sweeper's token the task carries: the
+    rows the sweeper reserved for it are its to take."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    if scheduled:
+        free |= Q(claim=scheduled)
+    rows = EvaluationDue.objects.filter(worker_id__in=worker_ids, pending_since__isnull=False).filter(free)
+    if urgent_only:
+        rows = rows.filter(urgent_since__isnull=False)
+    with transaction.atomic():
+        if rows.update(claim=token, claimed_until=now + lease) == 0:
+            return []
+        claimed = EvaluationDue.objects.filter(worker_id__in=worker_ids, claim=token).order_by("worker_id")
+        return [
+            EvaluationClaim(worker_id=w, version=v, pending_since=p, urgent=u is not None)
+            for w, v, p, u in claimed.values_list("worker_id", "version", "pending_since", "urgent_since")
+        ]
+
+
+def evaluations_release(
+    *, claims: list[EvaluationClaim], token: str, claimed_at: datetime, now: datetime, done: bool = True
+) -> set[int]:
+    """Give the claims back. ``done``: what each claim covered is evaluated,
+    so its pending marks are cleared, unless more readings were stored after
+    the claim (the version moved on), which stay pending from ``claimed_at``.
+    Not ``done`` (the evaluation failed): everything stays pending for the
+    next try. Returns the workers that still have an SOS or a fall pending
+    (stored during the evaluation)."""
+    if not claims:
+        return set()
+    if not done:
+        EvaluationDue.objects.filter(worker_id__in=[c.worker_id for c in claims], claim=token).update(
+            claim=None, claimed_until=None
+        )
+        return set()
+    moment = Value(claimed_at, output_field=DateTimeField())
+    nothing = Value(None, output_field=DateTimeField())
+    with transaction.atomic():
+        for claim in claims:
+            EvaluationDue.objects.filter(worker_id=claim.worker_id, claim=token).update(
+                claim=None,
+                claimed_until=None,
+                evaluated_at=now,
+                pending_since=Case(When(version=claim.version, then=nothing), default=moment),
+                urgent_since=Case(When(urgent_version__gt=claim.version, then=moment), default=nothing),
+                urgent_version=Case(
+                    When(urgent_version__gt=claim.version, then=F("urgent_version")),
+                    default=Value(None, output_field=BigIntegerField()),
+                ),
+            )
+        return set(
+            EvaluationDue.objects.filter(
+                worker_id__in=[c.worker_id for c in claims], urgent_since__isnull=False
+            ).values_list("worker_id", flat=True)
+        )
+
+
+@dataclass(frozen=True)
+class Overdue:
+    token: str
+    urgent: list[int]
+    routine: list[int]
+
+
+def evaluations_schedule(
+    *,
+    now: datetime,
+    token: str,
+    urgent_after: timedelta,
+    routine_after: timedelta,
+    routine_every: timedelta,
+    urgent_lease: timedelta,
+    routine_lease: timedelta,
+    limit: int = 5000,
+) -> Overdue:
+    """Reserve (with ``token``) the workers whose readings have waited too
+    long for an evaluation nobody holds: an SOS or a fall stored more than
+    ``urgent_after`` ago, other readings more than ``routine_after`` ago
+    (and not evaluated within ``routine_every``). The caller enqueues their
+    evaluations; if those are lost too, the lease runs out and the next
+    sweep reserves them again."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    pending = EvaluationDue.objects.filter(free, pending_since__isnull=False)
+    with transaction.atomic():
+        urgent = list(
+            pending.filter(urgent_since__lte=now - urgent_after)
+            .order_by("urgent_since")
+            .values_list("worker_id", flat=True)[:limit]
+        )
+        if urgent:
+            EvaluationDue.objects.filter(worker_id__in=urgent).filter(free).update(
+                claim=token, claimed_until=now + urgent_lease
+            )
+        routine = list(
+            pending.filter(pending_since__lte=now - routine_after)
+            .filter(Q(evaluated_at__isnull=True) | Q(evaluated_at__lte=now - routine_every))
+            .exclude(worker_id__in=urgent)
+            .order_by("pending_since")
+            .values_list("worker_id", flat=True)[:limit]
+        )
+        if routine:
+            EvaluationDue.objects.filter(worker_id__in=routine).filter(free).update(
+                claim=token, claimed_until=now + routine_lease
+            )
+    return Overdue(token=token, urgent=urgent, routine=routine)
+
+
+def evaluations_pending(*, worker_ids: set[int]) -> tuple[set[int], set[int]]:
+    """Of ``worker_ids``, those with readings not yet evaluated, and those of
+    them with an SOS or a fall among them."""
+    rows = EvaluationDue.objects.filter(worker_id__in=worker_ids, pending_since__isnull=False)
+    pending: set[int] = set()
+    urgent: set[int] = set()
+    for worker_id, urgent_since in rows.values_list("worker_id", "urgent_since"):
+        pending.add(worker_id)
+        if urgent_since is not None:
+            urgent.add(worker_id)
+    return pending, urgent

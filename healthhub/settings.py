@@ -129,12 +129,19 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
     # Django's psycopg 3 pool; connections are returned after each request or
     # database_sync_to_async call, so the pool bounds connections per process.
+    from healthhub.dbpool import reconnect_promptly
+
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN", 2),
         "max_size": env_int("DATABASE_POOL_MAX", 20),
         "timeout": 30,
     }
     _db["CONN_MAX_AGE"] = 0
+    # With the pool, Django makes this the pool's check: a connection broken
+    # by a database restart is found out when it is taken from the pool (one
+    # empty round trip), not by the batch that would fail on it.
+    _db["CONN_HEALTH_CHECKS"] = True
+    reconnect_promptly()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -143,13 +150,24 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis going away pauses live events instead of ending every
+            # socket of the process (healthhub/layers.py).
+            "BACKEND": "healthhub.layers.ResilientRedisChannelLayer",
             "CONFIG": {
                 # redis-py's default socket timeout (5 s) is exactly the
                 # blocking receive of channels-redis (BZPOPMIN, 5 s): on a busy
                 # server the empty reply arrives a little late, the read times
                 # out, and the consumer that was receiving dies (close 1011).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # A dead Redis fails a connect in 2 s, and a pooled connection
+                # idle for 10 s is checked before it is used again.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 2,
+                        "health_check_interval": 10,
+                    }
+                ],
                 "capacity": 1000,
                 "expiry": 60,
             },
@@ -157,7 +175,16 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # The cache only coalesces evaluation requests: a dead Redis must
+            # fail fast, and a connection broken by a restart is checked
+            # before it is reused.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2, "health_check_interval": 10},
+        }
+    }
 else:
     # Works inside one process only: the demo runs server, ingestion and
     # Celery tasks in that one process.
@@ -174,10 +201,28 @@ CELERY_TASK_ACKS_LATE = True
 # before any routine evaluation waiting in the queue.
 CELERY_TASK_ROUTES = {
     "alerts.tasks.evaluate_worker_urgent": {"queue": "urgent"},
+    "alerts.tasks.evaluate_workers_urgent": {"queue": "urgent"},
+    "alerts.tasks.sweep_evaluations": {"queue": "urgent"},
     # The readiness heartbeat (healthhub.health): quick, and it must not wait behind routine work.
     "healthhub.heartbeat": {"queue": "urgent"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "queue_order_strategy": "priority",
+    # A task a dead worker had taken (acks_late) is delivered again after
+    # this long, not after the default hour: evaluations take seconds. A
+    # task still running past it may be delivered twice, which the claim in
+    # the outbox makes harmless (alerts.services.evaluations_run).
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 60),
+    # A dead or unreachable Redis fails a publish in about a second, not
+    # after the connection's default retries; the outbox keeps the request.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -190,6 +235,9 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-escalate-overdue": {"task": "alerts.tasks.escalate_overdue", "schedule": 30.0},
     "alerts-check-signals": {"task": "alerts.tasks.check_signals", "schedule": 60.0},
     "alerts-evaluate-open": {"task": "alerts.tasks.evaluate_on_shift", "schedule": 60.0},
+    # The outbox's sweeper: evaluations whose request was lost (Redis
+    # restarted or down, a worker killed) are enqueued again.
+    "alerts-sweep-evaluations": {"task": "alerts.tasks.sweep_evaluations", "schedule": 5.0},
     "alerts-refresh-baselines": {"task": "alerts.tasks.refresh_baselines", "schedule": 3600.0},
     "insights-detect-outbreaks": {"task": "insights.tasks.detect_outbreaks", "schedule": 900.0},
     # --- hrprivacy: snapshots of closed days and weeks for the HR pages ---
@@ -347,6 +395,10 @@ LOG_FORMAT = env_str("LOG_FORMAT", "json" if REDIS_URL else "plain")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ValueError(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
 LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
+# A 403 is one line, without a traceback (healthhub/request_log.py); other
+# errors keep theirs.
+LOGGING["filters"]["refusals_without_traceback"] = {"()": "healthhub.request_log.RefusalsWithoutTraceback"}
+LOGGING["loggers"]["django.request"] = {"filters": ["refusals_without_traceback"]}
 
 # --- Alerts ------------------------------------------------------------------
 ALERTS = {
@@ -358,6 +410,16 @@ ALERTS = {
     # or a fall is evaluated at once on the "urgent" queue.
     "EVALUATE_EVERY_S": env_int("ALERT_EVALUATE_EVERY_S", 30),
     "URGENT_COALESCE_S": 2,
+    # Workers per routine evaluation task (their windows load in one query).
+    "EVALUATE_BATCH": env_int("ALERT_EVALUATE_BATCH", 100),
+    # The sweeper re-enqueues an SOS or a fall not evaluated this long after
+    # it was stored, and other readings after EVALUATE_EVERY_S plus this grace.
+    "URGENT_SWEEP_AFTER_S": env_int("ALERT_URGENT_SWEEP_AFTER_S", 5),
+    "ROUTINE_SWEEP_GRACE_S": env_int("ALERT_ROUTINE_SWEEP_GRACE_S", 15),
+    # How long an evaluation's claim on a worker lasts if its process dies.
+    "CLAIM_LEASE_S": env_int("ALERT_CLAIM_LEASE_S", 15),
+    # After a failed request the fast path rests this long (the sweeper covers it).
+    "FAST_PATH_PAUSE_S": env_int("ALERT_FAST_PATH_PAUSE_S", 5),
 }
 
 # --- Consultations: WebRTC video calls --------------------------------------

@@ -1,7 +1,9 @@
 from allauth.account import views as account_views
 from csp.decorators import csp_update
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import views as account_pages
@@ -9,6 +11,7 @@ from alerts import apis as alert_apis
 from consultations.urls import api_urlpatterns as consultation_apis
 from devices import apis as device_apis
 from workers import apis as worker_apis
+from workers import first_login_views
 
 api_v1 = [
     path("ingest/", device_apis.IngestApi.as_view(), name="ingest"),
@@ -44,10 +47,14 @@ accounts = [
     path("logout/", account_views.logout, name="account_logout"),
     path("inactive/", account_views.account_inactive, name="account_inactive"),
     path("reauthenticate/", account_views.reauthenticate, name="account_reauthenticate"),
+    path("first-login/", first_login_views.first_login, name="first-login"),
+    path("first-login/password/", first_login_views.first_login_password, name="first-login-password"),
     path("2fa/", include("allauth.mfa.urls")),  # TOTP enrolment, recovery codes, the code step
 ]
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's).
+    path("favicon.ico", RedirectView.as_view(url=static("icons/favicon.svg"), permanent=True)),
     path("", include("desk.urls")),  # the clinicians' desk, and the home page that sends each role on
     path("consultations/", include("consultations.urls")),
     path("me/", include("portal.urls")),  # the worker portal

@@ -43,7 +43,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.uri import parse_uri
 
 from devices import protocol
-from simulation.physiology import Episode, Physiology, Scenario, WorkerProfile
+from simulation.physiology import Episode, Phase, Physiology, Scenario, WorkerProfile, phase_at
 
 log = logging.getLogger(__name__)
 
@@ -558,6 +558,9 @@ class SimulatedDevice:
         log.warning("device %s: server error %s: %s", self.spec.serial, code, message.get("detail"))
 
 
+ON_SHIFT = frozenset({Phase.WORK, Phase.BREAK})
+
+
 def scenario_for(index: int, scenario: str | None, scenario_workers: int) -> Scenario | None:
     """The scripted episode of the ``index``-th device (0-based): the first
     ``scenario_workers`` get ``scenario`` (with MIXED, one of each in turn)."""
@@ -642,18 +645,34 @@ class Simulator:
             raise ValueError("device serials must be unique")
         start = datetime.fromtimestamp(clock(), UTC)
         self.devices: list[SimulatedDevice] = []
-        for index, spec in enumerate(specs):
+        rngs: list[random.Random] = []
+        profiles: list[WorkerProfile] = []
+        for spec in specs:
             # String seeds are hashed with SHA-512, so this is stable across runs.
             rng = random.Random(f"{seed}:{spec.serial}")
             now_year = start.astimezone(self.tz).year
-            profile = WorkerProfile.random(
-                rng,
-                age=now_year - spec.birth_year if spec.birth_year else None,
-                shift_pattern=spec.shift_pattern,
-                crew=spec.crew,
-                heat_exposed=spec.heat_exposed,
+            rngs.append(rng)
+            profiles.append(
+                WorkerProfile.random(
+                    rng,
+                    age=now_year - spec.birth_year if spec.birth_year else None,
+                    shift_pattern=spec.shift_pattern,
+                    crew=spec.crew,
+                    heat_exposed=spec.heat_exposed,
+                )
             )
-            kind = scenario_for(index, scenario, scenario_workers)
+        # Scripted episodes go to workers who are on shift when they start:
+        # the platform judges some of them (signal loss, rest breaks) only
+        # for a worker at work, and a clinician watches the shift anyway.
+        episode_at = (start + timedelta(seconds=scenario_after)).astimezone(self.tz)
+        order = sorted(
+            range(len(specs)),
+            key=lambda i: phase_at(profiles[i].shift_pattern, profiles[i].crew, episode_at) not in ON_SHIFT,
+        )
+        rank = {index: position for position, index in enumerate(order)}
+        for index, spec in enumerate(specs):
+            rng, profile = rngs[index], profiles[index]
+            kind = scenario_for(rank[index], scenario, scenario_workers)
             episode = (
                 Episode(kind, start + timedelta(seconds=scenario_after), timedelta(seconds=scenario_ramp))
                 if kind

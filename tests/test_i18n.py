@@ -16,7 +16,8 @@ LOCALE = Path(settings.BASE_DIR) / "locale"
 
 def po_entries(path: Path) -> list[tuple[str, str]]:
     """(msgid, msgstr) pairs of a .po file, multi-line strings joined, the
-    header skipped; a fuzzy entry counts as untranslated."""
+    header skipped; a fuzzy entry counts as untranslated. An entry with a
+    context (pgettext) is keyed "context\x04msgid", as gettext compiles it."""
 
     def joined(quoted: str) -> str:
         return "".join(re.findall(r'"(.*)"', quoted))
@@ -27,7 +28,9 @@ def po_entries(path: Path) -> list[tuple[str, str]]:
         strs = re.search(r'^msgstr(?:\[0\])? ((?:".*"\n?)+)', block, re.M)
         if ids and strs and joined(ids.group(1)):
             fuzzy = re.search(r"^#,.*\bfuzzy\b", block, re.M) is not None
-            entries.append((joined(ids.group(1)), "" if fuzzy else joined(strs.group(1))))
+            context = re.search(r'^msgctxt ((?:".*"\n?)+)', block, re.M)
+            key = (joined(context.group(1)) + "\x04" if context else "") + joined(ids.group(1))
+            entries.append((key, "" if fuzzy else joined(strs.group(1))))
     return entries
 
 

@@ -31,6 +31,7 @@ print(json.dumps({
     "port": db.get("PORT"),
     "options": db.get("OPTIONS", {}),
     "conn_max_age": db.get("CONN_MAX_AGE"),
+    "conn_health_checks": db.get("CONN_HEALTH_CHECKS"),
     "layer": s.CHANNEL_LAYERS["default"]["BACKEND"],
     "layer_hosts": s.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts"),
     "broker": s.CELERY_BROKER_URL,
@@ -80,8 +81,16 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis():
     assert (s["name"], s["host"], s["port"]) == ("healthhub", "db.example", 5433)
     assert s["options"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 30}
     assert s["conn_max_age"] == 0  # the pool, not persistent connections
-    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
-    assert s["layer_hosts"] == [{"address": "redis://cache.example:6379/2", "socket_timeout": 15}]
+    assert s["conn_health_checks"] is True  # a connection broken by a restart is not handed out
+    assert s["layer"] == "healthhub.layers.ResilientRedisChannelLayer"
+    assert s["layer_hosts"] == [
+        {
+            "address": "redis://cache.example:6379/2",
+            "socket_timeout": 15,
+            "socket_connect_timeout": 2,
+            "health_check_interval": 10,
+        }
+    ]
     assert (s["broker"], s["eager"]) == ("redis://cache.example:6379/2", False)
     assert (s["celery_broker"], s["celery_eager"]) == ("redis://cache.example:6379/2", False)
 

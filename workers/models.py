@@ -78,6 +78,9 @@ class Worker(models.Model):
         default=False,
         help_text=_("Recorded by a clinician: oxygen saturation is judged against a target of 88-92 %."),
     )
+    # The language of their first sign-in sheet and of what is sent to them
+    # (their own pages follow the language they choose in the browser).
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
 
     class Meta:
         verbose_name = _("worker")
@@ -91,6 +94,19 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.employee_number} {person_name(self.user)}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Health data hangs off this record and its user signs in as the
+        # worker: the link is fixed at creation and never points at a staff
+        # account (a clinician or administrator signing in would otherwise
+        # also be this worker, and moving the link would hand the worker's
+        # history to another sign-in). workers.services.worker_user_check
+        # holds the rule; the receivers in workers/receivers.py guard the
+        # other side (a worker's user made staff, a staff profile for it).
+        from workers.services import worker_user_check
+
+        worker_user_check(worker=self)
+        super().save(*args, **kwargs)
 
 
 class Shift(models.Model):
@@ -317,6 +333,37 @@ class Consent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("consent decisions cannot be deleted")
+
+
+class SignInCode(models.Model):
+    """A one-time code that signs a new worker in on their phone (typed, or
+    scanned as a QR code from the first sign-in sheet) so that they can set
+    their own password. Only its SHA-256 hash is stored; it works once, for
+    a limited time, and issuing a new one retires the older ones."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("issued at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
+    )
+
+    class Meta:
+        verbose_name = _("sign-in code")
+        verbose_name_plural = _("sign-in codes")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class WorkerEventKind(models.TextChoices):

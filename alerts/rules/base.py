@@ -34,6 +34,9 @@ class State(enum.Enum):
 class Sample:
     at: datetime
     value: float
+    # When the server received it, where a rule needs to know (SOS and falls,
+    # which count from their arrival when a device delivers them late).
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ LOW_BATTERY = gettext_noop("Wearable battery is low: charge it")
 SOS = gettext_noop("SOS pressed")
 FALL_STILL = gettext_noop("Fall with no movement")
 FALL = gettext_noop("Fall detected")
+# An SOS or a fall the device delivered late (buffered while offline); the
+# alert's evidence has when it happened and when it arrived.
+SOS_DELAYED = gettext_noop("SOS pressed earlier, received late: check the time it was pressed")
+FALL_DELAYED = gettext_noop("Fall detected earlier, received late: check the time it happened")
+FALL_STILL_DELAYED = gettext_noop("Fall with no movement, received late: check the time it happened")
 HEAT_STRAIN = gettext_noop("Heat strain: stop work and rest in the shade with water")
 HEAT_STRAIN_ESTIMATED = gettext_noop(
     "Heat strain (core temperature estimated from heart rate): stop work and rest in the shade with water"
@@ -26,4 +31,5 @@ ALL = [
     OFF_BODY, SIGNAL_LOST, NO_HEART_RATE, LOW_BATTERY, SOS, FALL_STILL, FALL, HEAT_STRAIN,
     HEAT_STRAIN_ESTIMATED, REST_OVERDUE,
     HYPOXEMIA_URGENT, HYPOXEMIA, FEVER, ILLNESS, EARLY_WARNING,
+    SOS_DELAYED, FALL_DELAYED, FALL_STILL_DELAYED,
 ]  # fmt: skip

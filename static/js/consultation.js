@@ -36,7 +36,7 @@
 
   function time(iso) {
     const at = new Date(iso);
-    return at.toLocaleString([], { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    return at.toLocaleString(document.documentElement.lang || undefined, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
   }
 
   function markText(message) {
@@ -180,6 +180,17 @@
     list.appendChild(item);
   }
 
+  // A form submitted the ordinary way (closing the consultation, a
+  // clearance) is a navigation under way: reloading for the socket's echo of
+  // that same change would abort the person's own POST.
+  let navigating = false;
+  document.addEventListener("submit", (event) => {
+    if (!event.defaultPrevented) navigating = true;
+  });
+  function reloadUnlessNavigating() {
+    if (!navigating) window.location.reload();
+  }
+
   function showConsultation(consultation) {
     const status = document.getElementById("consultation-status");
     if (status) {
@@ -192,7 +203,7 @@
       const wasOpen = root.dataset.status !== "closed";
       root.dataset.status = consultation.status;
       // Closing changes which forms the page offers: show the page as it is now.
-      if (wasOpen && consultation.status === "closed") window.location.reload();
+      if (wasOpen && consultation.status === "closed") reloadUnlessNavigating();
     }
   }
 
@@ -239,6 +250,7 @@
   async function openMedia() {
     localStream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
     localVideo.srcObject = localStream;
+    localVideo.hidden = false;
   }
 
   function newPeer() {
@@ -249,6 +261,7 @@
     });
     pc.addEventListener("track", (event) => {
       remoteVideo.srcObject = event.streams[0];
+      remoteVideo.hidden = false;
       callState.textContent = labels.in_call;
     });
     pc.addEventListener("connectionstatechange", () => {
@@ -271,6 +284,9 @@
     pendingIce = [];
     localVideo.srcObject = null;
     remoteVideo.srcObject = null;
+    // No black boxes: a video is shown only while it has a picture.
+    localVideo.hidden = true;
+    remoteVideo.hidden = true;
     callAccept.hidden = true;
     if (video && !video.hidden) {
       callState.textContent = labels.call_ended;
@@ -362,7 +378,7 @@
         entry("notes-list", frame.note.body, frame.note.author_name, frame.note.created_at);
         break;
       case "clearance":
-        window.location.reload();
+        reloadUnlessNavigating();
         break;
       case "offer":
       case "answer":

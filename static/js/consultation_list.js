@@ -33,7 +33,7 @@
     cells[2].appendChild(link(consultation));
     cells[3].dataset.role = "status";
     cells[3].textContent = labels.status[consultation.status];
-    cells[4].textContent = new Date(consultation.requested_at).toLocaleString();
+    cells[4].textContent = new Date(consultation.requested_at).toLocaleString(document.documentElement.lang || undefined, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
     cells[5].dataset.role = "clinician";
     cells[5].textContent = consultation.clinician_name || "—";
     row.append(...cells);

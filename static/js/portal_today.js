@@ -38,7 +38,7 @@
   }
 
   function time(iso) {
-    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return new Date(iso).toLocaleTimeString(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit" });
   }
 
   function showAlerts() {
@@ -131,7 +131,7 @@
   let steps = Number(stepsTile.dataset.total) || 0;
   let since = Math.max(Date.parse(config.since) || 0, Date.now() - WINDOW_MS);
   const format = (metric, value) =>
-    Number(value).toLocaleString(undefined, { maximumFractionDigits: metric.endsWith("temp") ? 1 : 0 });
+    Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: metric.endsWith("temp") ? 1 : 0 });
 
   function show(metric, value) {
     const element = tiles[metric];

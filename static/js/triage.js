@@ -178,6 +178,18 @@
     refreshRow(id);
   }
 
+  // On a phone the filters fold away unless some are set: the queue comes first.
+  const filtersBox = document.getElementById("filters-box");
+  if (filtersBox && window.matchMedia("(max-width: 600px)").matches && !window.location.search) filtersBox.open = false;
+
+  // On a phone each alert is a card with its primary action; the others
+  // are behind this menu button (the CSS shows them when the row is open).
+  body.addEventListener("click", (event) => {
+    const more = event.target.closest("button.more");
+    if (!more) return;
+    const open = more.closest("tr").classList.toggle("menu-open");
+    more.setAttribute("aria-expanded", String(open));
+  });
   body.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-action]");
     if (!button) return;

@@ -201,3 +201,41 @@ def test_a_band_being_taken_off_is_left_to_off_body():
     skin = series([33.5] * 48 + [33.0, 31.5, 30.0, 29.0, 28.2, 27.6, 27.2, 27.0, 27.0, 27.0, 27.0, 27.0, 27.0])
     w = window(heart_rate=hr, skin_temp=skin, ambient_temp=steady(24.0, 30), steps=steady(0, 30))
     assert device.evaluate_heart_rate_missing(w, True, DEFAULTS).state is State.HOLD
+
+
+# --- Late events: an SOS or a fall the device buffered while offline ----------
+
+
+def test_an_sos_pressed_11_minutes_ago_and_received_now_is_raised_as_delayed():
+    pressed = NOW - timedelta(minutes=11)
+    result = events.evaluate_sos(window(sos=[Sample(pressed, 1, received_at=NOW)]))
+    assert (result.state, result.severity) == (State.ACTIVE, Severity.CRITICAL)
+    assert result.message == "SOS pressed earlier, received late: check the time it was pressed"
+    assert result.evidence["delayed"] is True
+    assert result.evidence["happened_at"] == pressed.isoformat()
+    assert result.evidence["received_at"] == NOW.isoformat()
+    assert result.evidence["delay_seconds"] == 660
+
+
+def test_an_sos_received_a_few_seconds_after_it_was_pressed_is_not_delayed():
+    pressed = NOW - timedelta(seconds=20)
+    result = events.evaluate_sos(window(sos=[Sample(pressed, 1, received_at=pressed + timedelta(seconds=5))]))
+    assert result.message == "SOS pressed"
+    assert "delayed" not in result.evidence
+
+
+def test_a_late_sos_counts_for_ten_minutes_from_its_arrival_not_from_its_press():
+    pressed, arrived = NOW - timedelta(hours=2), NOW - timedelta(minutes=9)
+    assert events.evaluate_sos(window(sos=[Sample(pressed, 1, received_at=arrived)])).state is State.ACTIVE
+    arrived_long_ago = NOW - timedelta(minutes=11)
+    assert events.evaluate_sos(window(sos=[Sample(pressed, 1, received_at=arrived_long_ago)])).state is State.HOLD
+
+
+def test_a_late_fall_with_no_movement_after_it_is_raised_as_delayed():
+    fell = NOW - timedelta(minutes=12)
+    steps = [Sample(fell + timedelta(seconds=s), 0, received_at=NOW) for s in range(30, 600, 30)]
+    result = events.evaluate_fall(window(fall=[Sample(fell, 1, received_at=NOW)], steps=steps), DEFAULTS)
+    assert result.state is State.ACTIVE
+    assert result.evidence["no_movement"] is True
+    assert result.evidence["delayed"] is True
+    assert result.message == "Fall with no movement, received late: check the time it happened"

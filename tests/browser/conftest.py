@@ -48,6 +48,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--no-default-browser-check",
+    # Video calls: a synthetic camera and microphone, granted without a prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1366, "height": 900}
@@ -86,9 +89,18 @@ class Metrics:
 
     live_ms: dict[str, float] = field(default_factory=dict)
     page_weights: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The walk (test_walk.py): each page's time to first byte and first
+    # contentful paint in ms, and its counts.
+    page_timings: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    walk: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"time_to_first_live_update_ms": self.live_ms, "page_weights": self.page_weights}
+        return {
+            "time_to_first_live_update_ms": self.live_ms,
+            "page_weights": self.page_weights,
+            "walk": self.walk,
+            "page_timings_ms": self.page_timings,
+        }
 
 
 _METRICS = Metrics()
@@ -100,7 +112,7 @@ def browser_metrics() -> Metrics:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    if not (_METRICS.live_ms or _METRICS.page_weights):
+    if not (_METRICS.live_ms or _METRICS.page_weights or _METRICS.page_timings):
         return
     write = terminalreporter.write_line
     terminalreporter.section("browser measurements")
@@ -112,6 +124,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             f"(html {weight['document'] / 1024:.1f} KiB, scripts {weight['script'] / 1024:.1f} KiB, "
             f"css {weight['stylesheet'] / 1024:.1f} KiB, other {weight['other'] / 1024:.1f} KiB)"
         )
+    if _METRICS.walk:
+        write(f"walk: {_METRICS.walk}")
+    for name, timing in sorted(_METRICS.page_timings.items()):
+        ttfb, fcp = timing.get("ttfb"), timing.get("fcp")
+        write(f"{name}: first byte {ttfb or 0:.0f} ms, first paint {fcp or 0:.0f} ms")
     out = Path(__file__).resolve().parents[2] / "var" / "browser-metrics.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_METRICS.as_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -161,7 +161,7 @@ def test_worker_checks_in_sees_sos_live_and_chats_with_the_clinician(
         assert clinician.url.endswith(f"/consultations/{consultation.pk}/")
 
         # The worker finds it under Consultations and opens it.
-        worker.locator(".portal-tabs").get_by_role("link", name=ko("Consultations")).click()
+        worker.locator(".portal-tabs").get_by_role("link", name=ko("Consultations"), exact=True).click()
         worker.wait_for_url("**/consultations/")
         worker.locator(f"#consultations li[data-id='{consultation.pk}'] a").click()
         worker.wait_for_url(f"**/consultations/{consultation.pk}/")

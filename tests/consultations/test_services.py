@@ -234,3 +234,17 @@ def test_a_clearance_cannot_predate_the_consultation_or_come_from_others(active,
         with pytest.raises(services.ConsultationError):
             services.clearance_record(consultation_id=active.pk, clinician=user, return_on=date.today())
     assert not Clearance.objects.exists()
+
+
+def test_a_consultation_from_an_alert_stores_a_language_neutral_reason(alice_alert, clara):
+    """Stored as the rules write it, shown in each reader's language, with
+    no prefix doubled ("발열: 발열: ..." once)."""
+    from django.utils import translation
+
+    consultation, _ = services.consultation_start_from_alert(alert_id=alice_alert.pk, clinician=clara)
+    assert consultation.reason == alice_alert.message == "SOS pressed"
+    with translation.override("ko"):
+        korean = consultation.shown_reason
+    with translation.override("en"):
+        assert consultation.shown_reason == "SOS pressed"
+    assert korean != "SOS pressed" and korean.count(korean.split(" ")[0]) == 1

@@ -343,9 +343,10 @@ def test_admin_add_refuses_a_duplicate_serial(root, alice_device, alice):
 
 def test_admin_revoke_action_revokes_the_selected_devices(root, alice_device, charlie_device):
     client = admin_client(root)
-    response = client.post(
-        ADMIN, {"action": "revoke", "_selected_action": [alice_device[0].pk, charlie_device[0].pk]}, follow=True
-    )
+    selected = {"action": "revoke", "_selected_action": [alice_device[0].pk, charlie_device[0].pk]}
+    client.post(ADMIN, selected)  # asks for confirmation first (tests/workers/test_enrolment.py)
+    assert device_by_token(alice_device[1]) is not None
+    response = client.post(ADMIN, {**selected, "post": "yes"}, follow=True)
     assert response.status_code == 200
     assert device_by_token(alice_device[1]) is None
     assert device_by_token(charlie_device[1]) is None
@@ -400,7 +401,8 @@ def test_site_admin_sees_only_devices_of_their_sites_workers(adam_admin, alice_d
 
 
 def test_site_admin_revoke_action_ignores_devices_of_other_sites(adam_admin, alice_device, charlie_device):
-    adam_admin.post(ADMIN, {"action": "revoke", "_selected_action": [alice_device[0].pk, charlie_device[0].pk]})
+    selected = [alice_device[0].pk, charlie_device[0].pk]
+    adam_admin.post(ADMIN, {"action": "revoke", "_selected_action": selected, "post": "yes"})
     assert device_by_token(alice_device[1]) is None
     assert device_by_token(charlie_device[1]) is not None
 
@@ -409,7 +411,7 @@ def test_staff_with_view_permission_only_cannot_revoke(adam, alice_device):
     grant(adam, "view_device")
     client = admin_client(adam)
     assert client.get(ADMIN).status_code == 200
-    client.post(ADMIN, {"action": "revoke", "_selected_action": [alice_device[0].pk]})
+    client.post(ADMIN, {"action": "revoke", "_selected_action": [alice_device[0].pk], "post": "yes"})
     assert device_by_token(alice_device[1]) is not None
 
 

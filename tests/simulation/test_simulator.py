@@ -9,7 +9,7 @@ import json
 import random
 import statistics
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -241,6 +241,35 @@ def test_scenarios_go_to_the_first_k_workers():
     assert scenario_for(0, None, 5) is None
 
 
+def test_scripted_episodes_go_to_workers_on_shift_when_they_start():
+    """The demo's signal loss raised nothing because its worker was off
+    shift: episodes go to workers at work at the episode's start."""
+    from zoneinfo import ZoneInfo
+
+    from simulation.simulator import ON_SHIFT
+
+    seoul = ZoneInfo("Asia/Seoul")
+    at_3_am = datetime(2026, 7, 29, 18, 0, tzinfo=UTC)  # 03:00 in Seoul: day workers sleep, night workers work
+    specs = [DeviceSpec(serial=f"D{i}", token=f"t{i}", shift_pattern="day") for i in range(3)]
+    specs += [DeviceSpec(serial=f"N{i}", token=f"n{i}", shift_pattern="night") for i in range(2)]
+    sim = Simulator(
+        "ws://127.0.0.1:1/ws/devices/v1/",
+        specs,
+        scenario="signal_loss",
+        scenario_workers=2,
+        scenario_after=60,
+        clock=lambda: at_3_am.timestamp(),
+    )
+    scripted = [d for d in sim.devices if d.stats.scenario]
+    assert sorted(d.spec.serial for d in scripted) == ["N0", "N1"]
+    for device in scripted:
+        profile = device.model.profile
+        assert (
+            phase_at(profile.shift_pattern, profile.crew, (at_3_am + timedelta(seconds=60)).astimezone(seoul))
+            in ON_SHIFT
+        )
+
+
 # --- The devices file -----------------------------------------------------------------
 
 
@@ -441,7 +470,9 @@ def test_every_acknowledged_reading_is_stored_exactly_once(asgi_server: AsgiServ
         assert not stats.rejected and stats.accepted == len(stats.acked)
     assert report.readings_acked == report.readings_sent == Reading.objects.count()
     assert report.duplicates == 0 and report.reconnects == 0 and report.ack_p95_ms is not None
-    assert any(r.metric == "fall" for r in stored["SIM-0"])  # the scripted episode got through
+    # The scripted episode (given to a worker on shift, whoever that is now) got through.
+    (scripted,) = [d.spec.serial for d in sim.devices if d.stats.scenario]
+    assert any(r.metric == "fall" for r in stored[scripted])
 
 
 @pytest.mark.live

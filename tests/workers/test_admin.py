@@ -51,8 +51,21 @@ def worker_form(user, site, department, employee_number="E-900") -> dict:
         "site": site.pk,
         "department": department.pk,
         "shift_pattern": "day",
+        "language": "ko",
         "birth_year": 1990,
         "_save": "Save",
+    }
+
+
+def enrol_form(department, employee_number="E-900") -> dict:
+    """Adding a worker is enrolling one (tests/workers/test_enrolment.py)."""
+    return {
+        "employee_number": employee_number,
+        "name": "Newbie",
+        "department": department.pk,
+        "shift_pattern": "day",
+        "language": "ko",
+        "birth_year": 1990,
     }
 
 
@@ -64,18 +77,16 @@ def test_site_admin_lists_only_workers_of_their_sites(adam_admin, alice, bob, ch
 
 
 def test_site_admin_adds_a_worker_to_their_own_site(adam_admin, alice):
-    user = UserFactory(username="newbie")
-    response = adam_admin.post("/admin/workers/worker/add/", worker_form(user, alice.site, alice.department))
+    response = adam_admin.post("/admin/workers/worker/add/", enrol_form(alice.department))
     assert response.status_code == 302
-    assert Worker.objects.get(user=user).site == alice.site
+    assert Worker.objects.get(employee_number="E-900").site == alice.site
 
 
 def test_site_admin_cannot_add_a_worker_to_another_site(adam_admin, charlie):
-    user = UserFactory(username="newbie")
-    response = adam_admin.post("/admin/workers/worker/add/", worker_form(user, charlie.site, charlie.department))
+    response = adam_admin.post("/admin/workers/worker/add/", enrol_form(charlie.department))
     assert response.status_code == 200
-    assert {"site", "department"} <= set(response.context["adminform"].form.errors)
-    assert not Worker.objects.filter(user=user).exists()
+    assert "department" in response.context["form"].errors
+    assert not Worker.objects.filter(employee_number="E-900").exists()
 
 
 def test_site_admin_cannot_move_a_worker_to_another_site(adam_admin, alice, charlie):
@@ -89,12 +100,9 @@ def test_site_admin_cannot_move_a_worker_to_another_site(adam_admin, alice, char
 
 
 def test_superuser_may_use_any_site(root, charlie):
-    user = UserFactory(username="newbie")
-    response = admin_client(root).post(
-        "/admin/workers/worker/add/", worker_form(user, charlie.site, charlie.department)
-    )
+    response = admin_client(root).post("/admin/workers/worker/add/", enrol_form(charlie.department))
     assert response.status_code == 302
-    assert Worker.objects.get(user=user).site == charlie.site
+    assert Worker.objects.get(employee_number="E-900").site == charlie.site
 
 
 def test_site_admin_cannot_grant_themself_another_site(adam_admin, adam, site_a, site_b):

@@ -36,10 +36,11 @@ def cast(alice, bob, charlie, clara, carl, hana, adam, site_a, site_b):
         # HR covering both plants
         "hugo": staff("hugo", "hr", site_a, site_b),
     }
-    # a plant-B clinician who is also monitored as a worker at plant A
-    dana = staff("dana", "clinician", site_b)
-    WorkerFactory(user=dana, department=alice.department)
-    people["dana"] = dana
+    # A clinician is never also a monitored worker (a worker's sign-in is
+    # never a staff account: tests/workers/test_enrolment.py), so a clinician
+    # who works at plant A is monitored under a sign-in of their own.
+    people["dana"] = staff("dana", "clinician", site_b)
+    people["dana-worker"] = WorkerFactory(user__username="dana-worker", department=alice.department).user
     return people
 
 
@@ -48,16 +49,17 @@ VISIBLE = [
     ("alice", {"alice"}),
     ("bob", {"bob"}),
     ("charlie", {"charlie"}),
-    ("clara", {"alice", "bob", "dana"}),
+    ("clara", {"alice", "bob", "dana-worker"}),
     ("carl", {"charlie"}),
     ("hana", set()),
     ("adam", set()),
     ("anonymous", set()),
     ("root", set()),
-    ("cleo", {"alice", "bob", "charlie", "dana"}),
+    ("cleo", {"alice", "bob", "charlie", "dana-worker"}),
     ("cody", set()),
     ("hugo", set()),
-    ("dana", {"dana", "charlie"}),
+    ("dana", {"charlie"}),
+    ("dana-worker", {"dana-worker"}),
 ]
 
 
@@ -70,7 +72,7 @@ def test_workers_health_visible_to(cast, viewer, expected):
 
 @pytest.mark.parametrize(("viewer", "expected"), VISIBLE)
 def test_worker_health_for_opens_exactly_the_visible_workers(cast, viewer, expected):
-    for name in ("alice", "bob", "charlie", "dana"):
+    for name in ("alice", "bob", "charlie", "dana-worker"):
         worker = cast[name].worker
         if name in expected:
             assert worker_health_for(cast[viewer], worker.pk, what="test") == worker

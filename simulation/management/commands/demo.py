@@ -26,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from healthhub.env import env_int
 from simulation.management.commands.seed_demo import format_logins
 from simulation.management.commands.simulate_wearables import (
     add_simulation_arguments,
@@ -43,7 +44,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+        parser.add_argument(
+            "--port", type=int, default=env_int("PORT", 8000), help="HTTP port (default: PORT, or 8000)"
+        )
         parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
         parser.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
         add_simulation_arguments(parser, workers_default=50)

@@ -30,6 +30,7 @@ from accounts.policy import authenticator_app_enrol
 from accounts.role_groups import role_group
 from devices.models import Device
 from devices.services import device_assign, device_provision, device_token_rotate
+from healthhub.env import env_int
 from simulation.physiology import shift_on
 from workers.models import Department, Shift, ShiftPattern, Site, StaffProfile, StaffRole, Worker
 from workers.services import consent_grant, consent_text_ensure
@@ -92,8 +93,14 @@ def default_devices_file() -> Path:
     return Path(settings.DATA_DIR) / "demo-devices.json"
 
 
-def format_logins(base_url: str = "http://127.0.0.1:8000/") -> str:
+def demo_base_url() -> str:
+    """Where the demo answers: the PORT the Makefile and `manage.py demo` use."""
+    return f"http://127.0.0.1:{env_int('PORT', 8000)}/"
+
+
+def format_logins(base_url: str | None = None) -> str:
     """The demo logins as a small table, for the terminal."""
+    base_url = base_url or demo_base_url()
     rows = [("role", "username", "password", "")] + [
         (login.role, login.username, login.password, login.note) for login in DEMO_LOGINS
     ]
@@ -142,10 +149,23 @@ class Command(BaseCommand):
             help="where to write the devices' tokens (default: var/demo-devices.json)",
         )
         parser.add_argument(
+            "--no-logins",
+            action="store_true",
+            help="do not print the logins (`make demo` prints them once, when the server is up)",
+        )
+        parser.add_argument(
             "--roster-days", type=int, default=14, help="days of shifts to schedule from today (default 14)"
         )
 
-    def handle(self, *args: Any, workers: int, devices_file: Path | None, roster_days: int, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        workers: int,
+        devices_file: Path | None,
+        roster_days: int,
+        no_logins: bool = False,
+        **options: Any,
+    ) -> None:
         if workers < 1:
             raise CommandError("--workers must be at least 1")
         devices_file = devices_file or default_devices_file()
@@ -166,8 +186,9 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Device tokens for simulate_wearables: {devices_file} (demo only; keep it private)")
-        self.stdout.write("")
-        self.stdout.write(format_logins())
+        if not no_logins:
+            self.stdout.write("")
+            self.stdout.write(format_logins())
 
     # -- the cast -----------------------------------------------------------------
     def _site(self) -> Site:

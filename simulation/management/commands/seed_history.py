@@ -22,6 +22,7 @@ from django.db import transaction
 from alerts.models import Alert, AlertStatus
 from devices.models import Device, Reading
 from insights.services import signals_detect, snapshots_take
+from simulation.management.commands.seed_demo import WORKER_LOGIN
 from simulation.physiology import shift_on
 from workers.models import CheckIn, Shift, Site, Worker
 
@@ -41,9 +42,16 @@ class Command(BaseCommand):
         parser.add_argument("--weeks", type=int, default=6)
         parser.add_argument("--outbreak", action="store_true", help="inject a fever cluster in one department today")
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--readings-workers",
+            type=int,
+            default=5,
+            help="workers (the demo worker first) given wearable readings for the past weeks, so that the "
+            "week and month charts have data (default 5; 0: none)",
+        )
 
     @transaction.atomic
-    def handle(self, *args, site: str, weeks: int, outbreak: bool, seed: int, **options):
+    def handle(self, *args, site: str, weeks: int, outbreak: bool, seed: int, readings_workers: int = 5, **options):
         site_obj = Site.objects.filter(code=site).first()
         if site_obj is None:
             raise CommandError(f"no site {site!r}: run manage.py seed_demo first")
@@ -109,7 +117,9 @@ class Command(BaseCommand):
         message = f"History: {len(shifts)} shifts, {len(checkins)} check-ins, {len(alerts)} alerts over {weeks} weeks."
         if outbreak:
             department = max(site_obj.departments.all(), key=lambda d: d.workers.count())
-            sick = list(department.workers.order_by("pk")[:6])
+            # Not the demo worker: their first screen would say "you may have
+            # a fever" beside a live, normal temperature from their wearable.
+            sick = list(department.workers.exclude(user__username=WORKER_LOGIN.username).order_by("pk")[:6])
             yesterday = today - timedelta(days=1)
             for worker in sick:
                 CheckIn.objects.update_or_create(
@@ -127,4 +137,60 @@ class Command(BaseCommand):
         # The history was just rewritten: its snapshots are rebuilt (demo only;
         # in production a snapshot is never replaced).
         snapshots = snapshots_take(site=site_obj, rebuild=True)
-        self.stdout.write(f"{message} Cluster signals: {len(signals)}. HR snapshots: {len(snapshots)}.")
+        stored = readings_history(site_obj, weeks=weeks, workers=readings_workers, seed=seed)
+        self.stdout.write(
+            f"{message} Cluster signals: {len(signals)}. HR snapshots: {len(snapshots)}. Past readings: {stored}."
+        )
+
+
+# Past readings every 30 minutes: the week chart's and the month chart's
+# buckets (30 min, 2 h) each get a point, for a few thousand rows a worker a week.
+HISTORY_STEP = timedelta(minutes=30)
+
+
+def readings_history(site: Site, *, weeks: int, workers: int, seed: int) -> int:
+    """Wearable readings from the simulator's physiology for the first
+    ``workers`` workers of ``site`` (the demo worker first) over the past
+    ``weeks``, up to an hour ago (the live simulator takes over from there).
+    Stored as the ingestion stores them, idempotently; no alerts are
+    evaluated for the past."""
+    from devices.models import Device
+    from devices.protocol import ValidReading
+    from devices.services import readings_store
+    from simulation.physiology import Physiology, WorkerProfile
+
+    if workers <= 0:
+        return 0
+    tz = ZoneInfo(site.timezone)
+    now = datetime.now(tz)
+    chosen = sorted(
+        Worker.objects.filter(site=site).select_related("user"),
+        key=lambda w: (w.user.username != WORKER_LOGIN.username, w.pk),
+    )[:workers]
+    devices = {d.worker_id: d for d in Device.objects.filter(worker__in=chosen)}
+    total = 0
+    for worker in chosen:
+        device = devices.get(worker.pk)
+        if device is None:
+            continue
+        rng = random.Random(f"{seed}-{worker.employee_number}")
+        profile = WorkerProfile.random(rng, age=now.year - worker.birth_year, shift_pattern=worker.shift_pattern)
+        body = Physiology(profile, rng, tz=tz, slow_every=timedelta(0))
+        at, end, batch = now - timedelta(weeks=weeks), now - timedelta(hours=1), []
+        while at < end:
+            batch.extend(
+                ValidReading(index=len(batch), metric=metric, value=float(value), at=at)
+                for metric, value in body.sample(at).values.items()
+                if metric not in ("sos", "fall")
+            )
+            at += HISTORY_STEP
+        for start in range(0, len(batch), 2000):
+            result = readings_store(
+                device_id=device.pk,
+                worker_id=worker.pk,
+                readings=batch[start : start + 2000],
+                received_at=now,
+                touch=False,
+            )
+            total += result.accepted
+    return total

@@ -50,7 +50,10 @@ def add_simulation_arguments(parser: CommandParser, *, workers_default: int | No
         help=f"how many workers get the episode (default 1; {len(Scenario)} with 'mixed')",
     )
     parser.add_argument(
-        "--scenario-after", type=float, default=60.0, help="seconds of normal data before it starts (default 60)"
+        "--scenario-after",
+        type=float,
+        default=None,
+        help="seconds of normal data before it starts (default 60, or a third of a shorter --duration)",
     )
     parser.add_argument(
         "--scenario-ramp", type=float, default=120.0, help="seconds for it to reach full strength (default 120)"
@@ -60,6 +63,20 @@ def add_simulation_arguments(parser: CommandParser, *, workers_default: int | No
         "--devices-file", type=Path, default=None, help="tokens file from seed_demo (default var/demo-devices.json)"
     )
     parser.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines (0: none)")
+
+
+DEFAULT_SCENARIO_AFTER_S = 60.0
+
+
+def scenario_start(after: float | None, duration: float | None) -> float:
+    """When the episode starts: as asked, or 60 s of normal data first; a
+    run shorter than three minutes starts it a third of the way in, so that
+    ``--scenario sos --duration 30`` shows its episode before it ends."""
+    if after is not None:
+        return after
+    if duration:
+        return min(DEFAULT_SCENARIO_AFTER_S, duration / 3)
+    return DEFAULT_SCENARIO_AFTER_S
 
 
 def build_simulator(url: str, options: dict[str, Any], stdout: OutputWrapper) -> Simulator:
@@ -87,7 +104,7 @@ def build_simulator(url: str, options: dict[str, Any], stdout: OutputWrapper) ->
             batch_size=options["batch_size"],
             scenario=scenario,
             scenario_workers=scenario_workers,
-            scenario_after=options["scenario_after"],
+            scenario_after=scenario_start(options["scenario_after"], options.get("duration")),
             scenario_ramp=options["scenario_ramp"],
             seed=options["seed"],
             # Long demo runs: keep counters, not every reading.

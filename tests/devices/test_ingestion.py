@@ -1,0 +1,104 @@
+"""devices.ingestion: one authentication for the socket and the HTTP
+fallback, and the promises of the group commit when the database fails."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import OperationalError
+
+from devices import services
+from devices.ingestion import DeviceLogin, Refusal, device_authenticate
+from devices.models import EvaluationDue, Reading
+from devices.protocol import Limits
+from devices.services import IncomingBatch, batches_receive, device_provision, device_revoke
+from tests.devices.wsclient import batch, connected, hr_series
+from workers.services import consent_withdraw
+
+
+@pytest.mark.django_db
+def test_one_authentication_for_every_way_in(alice, alice_device, bob):
+    device, token = alice_device
+    assert device_authenticate(token) == DeviceLogin(device_id=device.pk, serial="A-1", worker_id=alice.pk)
+    assert device_authenticate("not-a-token") is Refusal.UNAUTHENTICATED
+    assert device_authenticate(None) is Refusal.UNAUTHENTICATED
+    _, unassigned = device_provision(serial="U-1")
+    assert device_authenticate(unassigned) is Refusal.UNASSIGNED
+    consent_withdraw(worker=alice)
+    assert device_authenticate(token) is Refusal.NO_CONSENT
+    _, bobs = device_provision(serial="B-1", worker=bob)
+    device_revoke(device=device_provision(serial="B-2", worker=bob)[0])
+    assert isinstance(device_authenticate(bobs), DeviceLogin)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_database_failure_closes_the_socket_with_1011_and_acknowledges_nothing(alice_device, monkeypatch):
+    _, token = alice_device
+
+    def database_down(**kwargs):
+        raise OperationalError("connection to server was lost")
+
+    device = await connected(token)
+    monkeypatch.setattr(services, "readings_store_many", database_down)
+    await device.send_json_to(batch(1, hr_series(5)))
+    output = await device.receive_output(timeout=5)
+    # Nothing but the close: no ack, no error frame that a device could take for one.
+    assert output == {"type": "websocket.close", "code": 1011}
+    assert await database_sync_to_async(Reading.objects.count)() == 0
+    await device.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_failed_group_commit_is_retried_batch_by_batch(alice_device, bob, charlie, monkeypatch):
+    device_a, _ = alice_device
+    device_b, _ = device_provision(serial="B-1", worker=bob)
+    device_c, _ = device_provision(serial="C-1", worker=charlie)
+    real = services.readings_store_many
+    calls: list[list[int]] = []
+
+    def refuses_bobs_batch(*, batches, received_at):
+        calls.append([b.device_id for b in batches])
+        if any(b.device_id == device_b.pk for b in batches):
+            raise OperationalError("value out of range for bob's batch")
+        return real(batches=batches, received_at=received_at)
+
+    monkeypatch.setattr(services, "readings_store_many", refuses_bobs_batch)
+    incoming = [
+        IncomingBatch(device_id=d.pk, worker_id=d.worker_id, message=batch(seq, hr_series(3)))
+        for seq, d in enumerate((device_a, device_b, device_c), start=1)
+    ]
+    received = batches_receive(batches=incoming, limits=Limits.from_settings())
+    # One group commit for all three, refused; then each batch on its own.
+    assert calls == [[device_a.pk, device_b.pk, device_c.pk], [device_a.pk], [device_b.pk], [device_c.pk]]
+    first, second, third = received.results
+    assert first[0]["accepted"] == 3 and third[0]["accepted"] == 3
+    assert isinstance(second, OperationalError)
+    assert sorted(Reading.objects.values_list("device_id", flat=True).distinct()) == sorted([device_a.pk, device_c.pk])
+    # Only the stored batches ask for evaluation, and only they are in the outbox.
+    assert received.workers_to_evaluate == {device_a.worker_id, device_c.worker_id}
+    assert set(EvaluationDue.objects.values_list("worker_id", flat=True)) == {device_a.worker_id, device_c.worker_id}
+
+
+@pytest.mark.django_db
+def test_the_http_fallback_answers_200_after_committing_even_when_the_queue_is_down(alice_device, monkeypatch):
+    from alerts import services as alert_services
+    from tests.devices.test_ingest_http import post
+    from tests.devices.wsclient import iso, now_utc
+
+    _, token = alice_device
+
+    def redis_down(task, *args):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("healthhub.dispatch.enqueue", redis_down)
+    alert_services._fast_path.resume_at = 0.0
+    try:
+        response = post(token, batch(1, [{"metric": "sos", "value": 1, "at": iso(now_utc())}]))
+        assert response.status_code == 200
+        assert (response.json()["accepted"], response.json()["duplicates"]) == (1, 0)
+        row = EvaluationDue.objects.get(worker_id=alice_device[0].worker_id)
+        assert row.urgent_since is not None  # the sweeper will find it
+    finally:
+        alert_services._fast_path.resume_at = 0.0
+        alert_services._fast_path.down = False
