@@ -4,6 +4,7 @@ themself (read only) and the clinicians of the worker's site."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -174,3 +175,48 @@ class SnoozeApi(APIView):
         except services.AlertActionError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response({**data.validated_data, "until": snooze.until}, status=status.HTTP_201_CREATED)
+
+
+class PushSubscriptionInput(serializers.Serializer):
+    """A browser's PushSubscription (its toJSON()) and the name its user gives it."""
+
+    name = serializers.CharField(max_length=80)
+    endpoint = serializers.URLField(max_length=1000)
+    p256dh = serializers.CharField(max_length=200)
+    auth = serializers.CharField(max_length=100)
+
+    def _key(self, value: str, size: int, first: int | None = None) -> str:
+        import base64
+        import binascii
+
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except (binascii.Error, ValueError):
+            raise serializers.ValidationError("not base64url") from None
+        if len(raw) != size or (first is not None and raw[0] != first):
+            raise serializers.ValidationError(f"must decode to {size} bytes")
+        return value
+
+    def validate_endpoint(self, value: str) -> str:
+        if not value.startswith("https://") and not settings.DEBUG:
+            raise serializers.ValidationError("a push service is reached over https")
+        return value
+
+    def validate_p256dh(self, value: str) -> str:
+        return self._key(value, 65, first=4)  # an uncompressed P-256 point
+
+    def validate_auth(self, value: str) -> str:
+        return self._key(value, 16)
+
+
+class PushSubscriptionApi(APIView):
+    """Subscribe this browser to the signed-in user's notifications."""
+
+    @extend_schema(request=PushSubscriptionInput, responses={201: PushSubscriptionInput})
+    def post(self, request: Request) -> Response:
+        from alerts.notify.services import subscription_save
+
+        data = PushSubscriptionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        sub = subscription_save(user=request.user, **data.validated_data)
+        return Response({"id": sub.pk, "name": sub.name}, status=status.HTTP_201_CREATED)

@@ -35,3 +35,9 @@ class AlertStreamConsumer(RoleStreamConsumer):
         ALERT_DELIVERY_LATENCY.labels(change=event["change"]).observe(
             max(0.0, (datetime.now(UTC) - changed_at).total_seconds())
         )
+
+    async def notice_posted(self, event: dict[str, Any]) -> None:
+        # A site notice (insights) on the worker's own group: it names no one
+        # and carries no health data, so nothing is logged. The payload is
+        # forwarded as it is, so this app needs nothing from the one above.
+        await self.send(text_data=orjson.dumps({"type": "notice", "notice": event["notice"]}).decode())

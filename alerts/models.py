@@ -74,6 +74,20 @@ class Alert(models.Model):
     )
     auto_resolved = models.BooleanField(_("resolved automatically"), default=False)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # The escalation chain (alerts.escalation): how many of its steps have
+    # run, when the next one is due (null: stopped or finished), and when the
+    # last one ran. Claimed with conditional updates on chain_step.
+    chain_step = models.PositiveSmallIntegerField(default=0, editable=False)
+    chain_next_at = models.DateTimeField(null=True, blank=True, editable=False)
+    chain_final_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Where the worker was when it opened (a gateway or beacon id the device
+    # reported), for first responders; blank when unknown.
+    zone = models.CharField(_("zone"), max_length=64, blank=True, default="")
+    responder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    responder_status = models.CharField(_("responder"), max_length=16, blank=True, default="")
+    responder_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("alert")
@@ -92,6 +106,7 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["status", "-severity_rank", "opened_at"], name="alert_triage"),
             models.Index(fields=["worker", "-opened_at"], name="alert_worker_time"),
+            models.Index(fields=["status", "chain_next_at"], name="alert_chain_due"),
         ]
 
     def __str__(self) -> str:
@@ -109,6 +124,9 @@ class AlertEvent(models.Model):
         NOTE = "note", _("Note")
         RESOLVED = "resolved", _("Resolved")
         AUTO_RESOLVED = "auto_resolved", _("Resolved automatically")
+        STEP = "step", _("Escalation step")
+        ON_MY_WAY = "on_my_way", _("Responder on the way")
+        WITH_WORKER = "with_worker", _("Responder with the worker")
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()
@@ -182,3 +200,171 @@ class SiteThresholds(models.Model):
             DEFAULTS.with_overrides(self.overrides)
         except ValueError as exc:
             raise ValidationError({"overrides": str(exc)}) from None
+
+
+# --- Notifications, on-call and escalation chains -----------------------------
+
+
+class Channel(models.TextChoices):
+    PUSH = "push", _("Push notification")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("Text message (SMS / KakaoTalk)")
+
+
+class PushSubscription(models.Model):
+    """One browser or installed portal that receives Web Push for a user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions")
+    name = models.CharField(_("device name"), max_length=80)
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.name}"
+
+
+def default_channel_severities() -> dict:
+    # Text messages need a number, which nobody has given yet: they choose SMS with it.
+    return {"push": ["warning", "urgent", "critical"], "email": ["urgent", "critical"], "sms": []}
+
+
+class NotificationPreference(models.Model):
+    """Which severities reach a user by which channel, and their quiet hours
+    (local time; never applied to critical alerts)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    channels = models.JSONField(default=default_channel_severities)
+    phone = models.CharField(_("mobile number"), max_length=20, blank=True)
+    quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
+    quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="Asia/Seoul")
+    language = models.CharField(max_length=8, default="ko")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    HELD = "held", _("Held (quiet hours)")
+
+
+class Notification(models.Model):
+    """One message owed to one person by one channel because of one alert
+    event, written in the transaction of that event. A Celery task sends it
+    (claimed with a conditional UPDATE); a beat sweeper re-sends what is
+    still waiting, so Redis and Celery are only the fast path."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "user", "channel"], name="notification_once_per_event"),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.user} for alert {self.alert_id} ({self.status})"
+
+
+class OnCallShift(models.TextChoices):
+    DAY = "day", _("Day shift")
+    NIGHT = "night", _("Night shift")
+
+
+class OnCall(models.Model):
+    """One period of a site's on-call rota: a primary and a backup for a day
+    or a night shift."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="on_call", verbose_name=_("site"))
+    shift = models.CharField(_("shift"), max_length=8, choices=OnCallShift.choices)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    primary = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("primary")
+    )
+    backup = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("backup"),
+    )
+
+    class Meta:
+        verbose_name = _("on-call period")
+        verbose_name_plural = _("on-call rota")
+        ordering = ["site", "starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="oncall_ends_after_start"
+            ),
+            models.UniqueConstraint(fields=["site", "starts_at"], name="oncall_one_period_per_start"),
+        ]
+        indexes = [models.Index(fields=["site", "starts_at", "ends_at"], name="oncall_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.get_shift_display()} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class Target(models.TextChoices):
+    DESK = "desk", _("The desk only")
+    PRIMARY = "primary", _("Primary on call")
+    BACKUP = "backup", _("Backup on call")
+    CLINICIANS = "clinicians", _("Every clinician of the site")
+    SAFETY_OFFICERS = "safety_officers", _("The site's safety officers")
+
+
+class EscalationStep(models.Model):
+    """One step of a site's escalation chain for one severity: after
+    ``after_s`` seconds unacknowledged, notify ``targets``. A site without
+    steps for a severity uses the built-in chain (alerts.escalation)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="escalation_steps", verbose_name=_("site"))
+    severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
+    after_s = models.PositiveIntegerField(_("after (seconds unacknowledged)"))
+    targets = models.JSONField(_("notify"), default=list)
+
+    class Meta:
+        verbose_name = _("escalation step")
+        verbose_name_plural = _("escalation chains")
+        ordering = ["site", "severity", "after_s"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "severity", "after_s"], name="escalation_step_unique_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.severity} +{self.after_s}s"
+
+
+class WorkerZone(models.Model):
+    """The zone (a gateway or beacon id) a worker's device last reported."""
+
+    worker = models.OneToOneField(Worker, on_delete=models.CASCADE, related_name="zone")
+    zone = models.CharField(max_length=64)
+    reported_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.worker_id}: {self.zone}"

@@ -153,6 +153,36 @@ def alerts_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Alert]
     return Alert.objects.filter(worker__in=workers_health_visible_to(user))
 
 
+# --- First responders ------------------------------------------------------------
+
+RESPONDER_KINDS = ("sos", "fall")
+RESPONDER_RECENT = timedelta(hours=12)
+
+
+def alerts_for_responder(user: AbstractBaseUser | AnonymousUser, now: datetime | None = None) -> QuerySet[Alert]:
+    """SOS and fall alerts at the sites where ``user`` is a safety officer:
+    the unresolved ones and those resolved in the last 12 hours. A responder
+    sees who, where and what kind, never readings or the alert's evidence:
+    callers show only those fields."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from workers.models import StaffRole
+    from workers.roles import sites_for_role
+
+    now = now or timezone.now()
+    sites = sites_for_role(user, StaffRole.SAFETY_OFFICER)
+    recent = Q(resolved_at__isnull=True) | Q(resolved_at__gte=now - RESPONDER_RECENT)
+    return Alert.objects.filter(recent, worker__site__in=sites, kind__in=RESPONDER_KINDS)
+
+
+def snoozes_active(worker_ids: list[int], now: datetime) -> list:
+    """The snoozes in force for these workers, soonest to end first."""
+    from alerts.models import Snooze
+
+    return list(Snooze.objects.filter(worker_id__in=worker_ids, until__gt=now).select_related("by").order_by("until"))
+
+
 # What an alert's history tells its worker: what happened and when, the
 # severity change, and the notes their clinicians chose to share. Private
 # notes (the default) and whom an escalation went to are for the site's
@@ -181,6 +211,8 @@ def alert_events_for(user: AbstractBaseUser, alert: Alert) -> list[dict]:
     for e in events:
         if e.action == AlertEvent.Action.NOTE and not e.shared_with_worker:
             continue
+        if e.action == AlertEvent.Action.STEP:
+            continue  # the chain's steps are whom the staff paged: the clinicians' business
         detail = {key: e.detail[key] for key in WORKER_EVENT_DETAIL if key in e.detail}
         if e.shared_with_worker and e.detail.get("note"):
             detail["note"] = e.detail["note"]

@@ -15,8 +15,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from alerts import escalation
 from alerts.lag import EVALUATION_LAG
-from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze
+from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze, WorkerZone
+from alerts.notify.services import notifications_record
 from alerts.rules.base import Evaluation, State
 from devices import protocol
 from devices.models import Device, DeviceStatus
@@ -49,6 +51,8 @@ def alert_payload(alert: Alert) -> dict:
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         "escalated_at": alert.escalated_at.isoformat() if alert.escalated_at else None,
         "auto_resolved": alert.auto_resolved,
+        "zone": alert.zone,
+        "responder_status": alert.responder_status,
     }
 
 
@@ -93,8 +97,10 @@ def _device_text(message: str) -> str:
 
 def _event(
     alert: Alert, action: str, now: datetime, by: AbstractBaseUser | None = None, *, shared: bool = False, **detail
-) -> None:
-    AlertEvent.objects.create(alert=alert, at=now, action=action, by=by, detail=detail, shared_with_worker=shared)
+) -> AlertEvent:
+    return AlertEvent.objects.create(
+        alert=alert, at=now, action=action, by=by, detail=detail, shared_with_worker=shared
+    )
 
 
 def _snoozed(worker_id: int, kind: str, severity: str, now: datetime) -> bool:
@@ -143,7 +149,8 @@ def alert_apply(*, worker_id: int, evaluation: Evaluation, now: datetime) -> Ale
             except IntegrityError:
                 # Another evaluation opened it a moment ago: update that one.
                 return alert_apply(worker_id=worker_id, evaluation=evaluation, now=now)
-            _event(alert, AlertEvent.Action.OPENED, now, severity=severity)
+            opened = _event(alert, AlertEvent.Action.OPENED, now, severity=severity)
+            escalation.alert_opened(alert=alert, event=opened, now=now)
             _publish(alert, "opened", to_device=True)
             return alert
         worse = SEVERITY_RANK[severity] > alert.severity_rank
@@ -160,7 +167,9 @@ def alert_apply(*, worker_id: int, evaluation: Evaluation, now: datetime) -> Ale
             alert.escalated_at = None
         alert.save()
         if changed:
-            _event(alert, AlertEvent.Action.CHANGED, now, severity=severity, previous=previous)
+            event = _event(alert, AlertEvent.Action.CHANGED, now, severity=severity, previous=previous)
+            if worse:  # the worse severity's chain starts again
+                escalation.alert_opened(alert=alert, event=event, now=now)
             _publish(alert, "changed", to_device=worse)
         return alert
     if alert is None:
@@ -180,6 +189,7 @@ def alert_apply(*, worker_id: int, evaluation: Evaluation, now: datetime) -> Ale
         alert.resolved_at = now
         alert.auto_resolved = True
         alert.updated_at = now
+        escalation.chain_stop(alert)
         alert.save()
         _event(alert, AlertEvent.Action.AUTO_RESOLVED, now, clear_since=alert.clear_since.isoformat())
         _publish(alert, "resolved")
@@ -200,6 +210,7 @@ def alert_acknowledge(*, alert_id: int, by: AbstractBaseUser, note: str = "", sh
     alert.acknowledged_at = now
     alert.acknowledged_by = by
     alert.updated_at = now
+    escalation.chain_stop(alert)
     alert.save()
     _event(alert, AlertEvent.Action.ACKNOWLEDGED, now, by, note=note, shared=share_with_worker and bool(note))
     _publish(alert, "acknowledged")
@@ -216,6 +227,7 @@ def alert_resolve(*, alert_id: int, by: AbstractBaseUser, note: str = "", share_
     alert.resolved_at = now
     alert.resolved_by = by
     alert.updated_at = now
+    escalation.chain_stop(alert)
     alert.save()
     _event(alert, AlertEvent.Action.RESOLVED, now, by, note=note, shared=share_with_worker and bool(note))
     _publish(alert, "resolved")
@@ -237,29 +249,37 @@ def alert_annotate(*, alert_id: int, by: AbstractBaseUser, note: str, share_with
 
 @transaction.atomic
 def alert_escalate(*, alert_id: int, by: AbstractBaseUser | None = None, now: datetime | None = None) -> bool:
-    """Escalate to every clinician of the worker's site. Claimed with a
-    conditional UPDATE, so two beat runs or two clinicians escalate once."""
+    """Escalate by hand to every clinician and safety officer of the worker's
+    site at once (the top of any chain), which ends the chain. Claimed with
+    a conditional UPDATE, so two clinicians escalate once."""
     now = now or timezone.now()
     claimed = Alert.objects.filter(pk=alert_id, escalated_at__isnull=True).exclude(status=AlertStatus.RESOLVED)
-    if claimed.update(escalated_at=now, updated_at=now) == 0:
+    if claimed.update(escalated_at=now, updated_at=now, chain_next_at=None, chain_final_at=now) == 0:
         return False
     alert = Alert.objects.select_related("worker__site").get(pk=alert_id)
-    clinicians = list(
+    users, _ = escalation.step_recipients(alert.worker.site_id, ("clinicians", "safety_officers"), now)
+    clinicians = sorted(
         alert.worker.site.staff.filter(role="clinician").values_list("user__username", flat=True).order_by("user_id")
     )
-    _event(alert, AlertEvent.Action.ESCALATED, now, by, clinicians=clinicians)
+    event = _event(alert, AlertEvent.Action.ESCALATED, now, by, clinicians=clinicians)
+    notifications_record(alert=alert, event=event, users=[u for u in users if u != by], now=now)
     _publish(alert, "escalated")
     return True
 
 
 def alerts_escalate_overdue(*, now: datetime | None = None) -> int:
-    """Escalate critical alerts nobody acknowledged within the set time."""
+    """Run every escalation-chain step that is due (alerts.escalation);
+    returns how many steps ran. Safe with several beat processes."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.ALERTS["ESCALATE_AFTER_S"])
-    overdue = Alert.objects.filter(
-        status=AlertStatus.OPEN, severity="critical", escalated_at__isnull=True, opened_at__lte=cutoff
-    ).values_list("pk", flat=True)
-    return sum(alert_escalate(alert_id=pk, now=now) for pk in list(overdue))
+    ran = 0
+    for alert_id in escalation.due_alerts(now):
+        # A sweep that was late (beat down for a while) catches up step by step.
+        while (event := escalation.chain_advance(alert_id=alert_id, now=now)) is not None:
+            ran += 1
+            _publish(event.alert, "escalated")
+            if event.alert.chain_next_at is None or event.alert.chain_next_at > now:
+                break
+    return ran
 
 
 @transaction.atomic
@@ -617,3 +637,37 @@ class _FastPathBreaker:
 
 
 _fast_path = _FastPathBreaker()
+
+
+RESPONDER_STEPS = {"on_my_way": AlertEvent.Action.ON_MY_WAY, "with_worker": AlertEvent.Action.WITH_WORKER}
+
+
+@transaction.atomic
+def alert_respond(*, alert_id: int, by: AbstractBaseUser, step: str) -> Alert:
+    """A safety officer marks themself on the way to, then with, the worker
+    of an open SOS or fall. It is history for the desk; the clinicians still
+    acknowledge (the escalation chain goes on until they do)."""
+    if step not in RESPONDER_STEPS:
+        raise AlertActionError(f"unknown step {step!r}")
+    alert = _locked(alert_id)
+    if alert.kind not in ("sos", "fall") or alert.status == AlertStatus.RESOLVED:
+        raise AlertActionError("only an unresolved SOS or fall takes a responder")
+    if alert.responder_status == "with_worker" and step == "on_my_way":
+        raise AlertActionError("a responder is already with the worker")
+    now = timezone.now()
+    alert.responder = by
+    alert.responder_status = step
+    alert.responder_at = now
+    alert.save(update_fields=["responder", "responder_status", "responder_at"])
+    _event(alert, RESPONDER_STEPS[step], now, by)
+    _publish(alert, "responder")
+    return alert
+
+
+def zone_record(*, worker_id: int, zone: str, at: datetime) -> None:
+    """Where the worker's device says they are; an open SOS or fall follows
+    the worker (the responder's page shows the latest zone)."""
+    WorkerZone.objects.update_or_create(worker_id=worker_id, defaults={"zone": zone, "reported_at": at})
+    Alert.objects.filter(worker_id=worker_id, kind__in=("sos", "fall")).exclude(status=AlertStatus.RESOLVED).update(
+        zone=zone
+    )

@@ -107,3 +107,26 @@ def refresh_baselines() -> int:
 def refresh_baseline(worker_id: int) -> None:
     services.baseline_refresh(worker_id=worker_id)
     services.worker_acclimatization_infer(worker_id=worker_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def send_notification(self, notification_id: int) -> str:
+    """Send one owed message (alerts.notify.services). A failure is recorded
+    on the row with its next attempt time, and retried then; should this
+    retry be lost with Redis, the sweeper finds the row."""
+    from alerts.notify.services import notification_send
+
+    status = notification_send(notification_id=notification_id)
+    if status == "pending" and not self.request.is_eager:
+        from alerts.models import Notification
+
+        due = Notification.objects.filter(pk=notification_id).values_list("next_attempt_at", flat=True).first()
+        raise self.retry(eta=due)
+    return status
+
+
+@shared_task(acks_late=True)
+def sweep_notifications() -> int:
+    from alerts.notify.services import notifications_sweep
+
+    return notifications_sweep()

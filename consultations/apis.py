@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alerts.guidance import guide_choices
 from alerts.selectors import alerts_visible_to
 from consultations import services
 from consultations.models import Consultation, ConsultationStatus, Outcome, Urgency
@@ -232,6 +233,10 @@ class TextInput(serializers.Serializer):
     body = serializers.CharField(max_length=services.MAX_MESSAGE)
 
 
+class RecommendationInput(TextInput):
+    guide = serializers.ChoiceField(choices=guide_choices(), required=False, allow_blank=True, default="")
+
+
 class NotesApi(APIView):
     """Clinician notes: clinicians of the worker's site only."""
 
@@ -263,10 +268,10 @@ class NotesApi(APIView):
 class RecommendationsApi(APIView):
     permission_classes = [IsClinician]
 
-    @extend_schema(request=TextInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=RecommendationInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request, consultation_id: int) -> Response:
         consultation = _consultation(request, consultation_id)
-        data = TextInput(data=request.data)
+        data = RecommendationInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             recommendation = services.recommendation_add(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from alerts.guidance import guide_choices
 from consultations.models import Outcome, Urgency
 from consultations.services import MAX_MESSAGE, MAX_TEXT
 
@@ -44,6 +45,9 @@ class NoteForm(forms.Form):
 
 class RecommendationForm(forms.Form):
     body = forms.CharField(label=_("Recommendation"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}))
+    guide = forms.ChoiceField(
+        label=_("Guidance page to read"), required=False, choices=lambda: [("", _("None")), *guide_choices()]
+    )
 
 
 class CloseForm(forms.Form):

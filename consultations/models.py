@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from alerts.guidance import BY_SLUG, Guide
 from workers.models import Worker
 
 
@@ -196,6 +197,9 @@ class Recommendation(models.Model):
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="recommendations")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = models.TextField(max_length=2000)
+    # A guidance page for the worker to read with it (alerts.guidance slug),
+    # checked by the service against the registry; blank for none.
+    guide = models.CharField(_("guidance page"), max_length=32, blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -203,6 +207,10 @@ class Recommendation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consultation_id}/recommendation {self.pk}"
+
+    @property
+    def guide_page(self) -> Guide | None:
+        return BY_SLUG.get(self.guide)
 
 
 class Clearance(models.Model):

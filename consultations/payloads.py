@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.urls import reverse
+
 from accounts.languages import language_name
 from consultations.models import Clearance, Consultation, Message, Note, Recommendation
 from workers.names import person_name
@@ -52,11 +54,22 @@ def message_payload(message: Message) -> dict:
     }
 
 
+def _guide(recommendation: Recommendation) -> dict | None:
+    """The guidance page to read with a recommendation: its slug, title in
+    the active language, and address (a portal URL, reversed by name: the
+    portal serves the page, this app only names it)."""
+    page = recommendation.guide_page
+    if page is None:
+        return None
+    return {"slug": page.slug, "title": str(page.title), "url": reverse("portal:guide", args=[page.slug])}
+
+
 def recommendation_payload(recommendation: Recommendation) -> dict:
     return {
         "id": recommendation.pk,
         "author_name": person_name(recommendation.author),
         "body": recommendation.body,
+        "guide": _guide(recommendation),
         "created_at": _iso(recommendation.created_at),
     }
 

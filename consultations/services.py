@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.languages import user_language
+from alerts.guidance import BY_SLUG as GUIDES_BY_SLUG
 from alerts.models import Alert
 from consultations.models import (
     Clearance,
@@ -314,18 +315,23 @@ def note_add(*, consultation_id: int, author: AbstractBaseUser, body: str, now: 
 
 @transaction.atomic
 def recommendation_add(
-    *, consultation_id: int, author: AbstractBaseUser, body: str, now: datetime | None = None
+    *, consultation_id: int, author: AbstractBaseUser, body: str, guide: str = "", now: datetime | None = None
 ) -> Recommendation:
-    """Advice from a clinician, shown to the worker at once. A clinician
+    """Advice from a clinician, shown to the worker at once, optionally with
+    a guidance page to read (a slug of alerts.guidance). A clinician
     recommending something in a requested consultation takes it."""
     body = _text(body, MAX_TEXT, gettext("A recommendation cannot be empty."))
+    if guide and guide not in GUIDES_BY_SLUG:
+        raise ConsultationError(gettext("There is no such guidance page."))
     consultation = _locked(consultation_id)
     _require(author, consultation, Side.CLINICIAN)
     _require_open(consultation)
     now = now or timezone.now()
     if _engage(consultation, author, now):
         _publish_changed(consultation, "taken")
-    recommendation = Recommendation.objects.create(consultation=consultation, author=author, body=body, created_at=now)
+    recommendation = Recommendation.objects.create(
+        consultation=consultation, author=author, body=body, guide=guide, created_at=now
+    )
     event = {"type": "consultation.recommendation", "recommendation": recommendation_payload(recommendation)}
     _send_after_commit((consultation_group(consultation.pk), event))
     return recommendation

@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
 from django_permissions_policy.decorators import permissions_policy_override
 
+from alerts.guidance import GUIDES
 from alerts.selectors import alerts_visible_to
 from consultations import forms, questions, services
 from consultations.models import ConsultationKind, ConsultationStatus, Outcome, Photo, Urgency
@@ -47,6 +48,10 @@ def labels() -> dict[str, Any]:
         "sent": gettext("Sent"),
         "delivered": gettext("Delivered"),
         "read": gettext("Read"),
+        "guide": gettext("Guidance to read"),
+        # Guide titles in the viewer's language (the socket frame carries the
+        # sender's).
+        "guides": {guide.slug: str(guide.title) for guide in GUIDES},
         "typing_worker": gettext("The worker is typing…"),
         "typing_clinician": gettext("The clinician is typing…"),
         "connected": gettext("Live"),
@@ -231,7 +236,9 @@ def recommendation_add(request: HttpRequest, consultation_id: int) -> HttpRespon
         request,
         consultation_id,
         forms.RecommendationForm,
-        lambda c, data: services.recommendation_add(consultation_id=c.pk, author=request.user, body=data["body"]),
+        lambda c, data: services.recommendation_add(
+            consultation_id=c.pk, author=request.user, body=data["body"], guide=data["guide"]
+        ),
         "consultation",
     )
 

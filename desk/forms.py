@@ -6,7 +6,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from alerts.models import AlertKind, AlertStatus
+from alerts.models import AlertKind, AlertStatus, Severity
 from desk.triage_queue import UNRESOLVED, TriageFilters
 from workers.models import Department, Site
 
@@ -58,3 +58,19 @@ class TriageFilterForm(forms.Form):
         if f.status != UNRESOLVED:
             pairs["status"] = f.status
         return urlencode({k: v for k, v in pairs.items() if v})
+
+
+class SnoozeForm(forms.Form):
+    """Don't raise this kind for this worker, at this severity or below,
+    for a while; a worse severity breaks through (alerts.services.snooze_create)."""
+
+    MINUTES = [
+        (30, _("30 minutes")), (60, _("1 hour")), (240, _("4 hours")), (480, _("8 hours")), (1440, _("24 hours")),
+    ]  # fmt: skip
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=AlertKind.choices)
+    severity = forms.ChoiceField(
+        label=_("At this severity or below"), choices=[(s, label) for s, label in Severity.choices]
+    )
+    minutes = forms.TypedChoiceField(label=_("For"), choices=MINUTES, coerce=int)
+    reason = forms.CharField(label=_("Reason"), max_length=300)

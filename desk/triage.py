@@ -8,17 +8,25 @@ Actions go through the JSON API (api:alert-action).
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from alerts import services
+from alerts.escalation import on_call_now
 from alerts.models import Alert, AlertStatus
-from desk.forms import TriageFilterForm
+from alerts.selectors import snoozes_active
+from desk.forms import SnoozeForm, TriageFilterForm
 from desk.triage_queue import triage_alert, triage_queue
 from workers.models import StaffRole
 from workers.roles import sites_for_role
+from workers.selectors import workers_health_visible_to
 
 
 def consultation_url(alert_id: int) -> str | None:
@@ -32,12 +40,17 @@ def consultation_url(alert_id: int) -> str | None:
 
 def _rows(alerts: list[Alert]) -> list[dict]:
     now = timezone.now()
+    snoozed = {}
+    for snooze in snoozes_active([a.worker_id for a in alerts], now):
+        snoozed.setdefault((snooze.worker_id, snooze.kind), snooze)
     return [
         {
             "alert": alert,
             "consult_url": consultation_url(alert.pk),
             "waiting": alert.status == AlertStatus.OPEN and alert.severity == "critical",
             "age_s": int((now - alert.opened_at).total_seconds()),
+            "snooze": snoozed.get((alert.worker_id, alert.kind)),
+            "snooze_form": SnoozeForm(initial={"kind": alert.kind, "severity": alert.severity, "minutes": 60}),
         }
         for alert in alerts
     ]
@@ -57,6 +70,7 @@ def triage(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     rows = _rows(triage_queue(request.user, filters))
     context = {"rows": rows, "form": form, "query": form.query(), "status": filters.status, "sites": sites}
+    context["on_call"] = [(site, period) for site in sites if (period := on_call_now(site.pk, timezone.now()))]
     if request.GET.get("fragment") == "rows":
         # The script reloads the rows after a reconnection (events missed).
         return render(request, "desk/_triage_rows.html", context)
@@ -77,3 +91,28 @@ def triage_row(request: HttpRequest, alert_id: int) -> HttpResponse:
     if alert is None:
         return HttpResponse(status=204)
     return render(request, "desk/_triage_row.html", {"row": _rows([alert])[0]})
+
+
+@login_required
+@require_POST
+def snooze(request: HttpRequest, worker_id: int) -> HttpResponse:
+    """Snooze a kind of alert for a worker of the clinician's sites (from
+    the queue or the worker page; ``next`` says where to return)."""
+    sites = _clinician_sites(request)
+    worker = workers_health_visible_to(request.user).filter(pk=worker_id, site__in=sites).first()
+    if worker is None:
+        raise Http404
+    form = SnoozeForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        services.snooze_create(
+            worker=worker, kind=data["kind"], severity=data["severity"], minutes=data["minutes"],
+            reason=data["reason"], by=request.user,
+        )  # fmt: skip
+        messages.success(request, _("Snoozed. A worse severity still breaks through."))
+    else:
+        messages.error(request, _("A snooze needs a kind, a severity, a duration and a reason."))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = ""
+    return redirect(target or "desk:triage")

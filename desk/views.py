@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.messages import alert_labels
+from alerts.selectors import snoozes_active
 from appointments.models import Mode
 from desk import selectors
+from desk.forms import SnoozeForm
 from desk.triage_queue import alerts_between
 from devices.protocol import METRICS
 from devices.selectors import devices_newly_linked, latest_values
@@ -32,6 +34,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("desk:triage")
     if has_staff_role(request.user, StaffRole.HR):
         return redirect("insights:overview")
+    if has_staff_role(request.user, StaffRole.SAFETY_OFFICER):
+        return redirect("desk:respond")
     if worker_of(request.user) is not None and staff_profile(request.user) is None:
         return redirect("portal:today")
     return render(request, "desk/home.html", {"profile": staff_profile(request.user)})
@@ -111,6 +115,8 @@ def worker_detail(request: HttpRequest, worker_id: int) -> HttpResponse:
             "chart_data": chart_data,
             "ranges": [(key, selectors.RANGE_LABELS[key]) for key, _, _ in selectors.CHART_RANGES],
             "is_clinician": has_staff_role(request.user, StaffRole.CLINICIAN),
+            "snoozes": snoozes_active([worker.pk], now),
+            "snooze_form": SnoozeForm(initial={"minutes": 60, "severity": "warning"}),
             "appointment_modes": Mode.choices,
         },
     )

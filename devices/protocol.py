@@ -8,6 +8,7 @@ through it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,6 +99,17 @@ class Batch:
     seq: int
     valid: list[ValidReading]
     rejected: list[dict[str, Any]]
+    # Where the wearer is (a gateway or beacon id), if the device says: an
+    # optional extension of version 1; a malformed zone is ignored, never
+    # a reason to refuse the readings (they may hold an SOS).
+    zone: str | None = None
+
+
+ZONE_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def parse_zone(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and ZONE_PATTERN.fullmatch(raw) else None
 
 
 @dataclass(frozen=True)
@@ -220,7 +232,7 @@ def parse_batch(message: dict[str, Any], now: datetime, limits: Limits) -> Batch
             valid.append(result)
         else:
             rejected.append(result)
-    return Batch(seq=seq, valid=valid, rejected=rejected)
+    return Batch(seq=seq, valid=valid, rejected=rejected, zone=parse_zone(message.get("zone")))
 
 
 def frame_seq(message: dict[str, Any]) -> int | None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from devices.models import Device, DeviceStatus, EvaluationDue, Reading
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
-from devices.signals import readings_stored
+from devices.signals import readings_stored, zone_reported
 from devices.tokens import token_hash, token_new
 from healthhub.live import device_group, group_send_now
 from healthhub.metrics import BATCHES_STORED, READINGS_STORED
@@ -312,6 +312,7 @@ def batch_receive(
         touch=touch,
     )
     ack = ack_message(batch.seq, result.accepted, result.duplicates, batch.rejected)
+    zone_report(worker_id=worker_id, batch=batch, at=now)
     evaluate, urgent = _to_evaluate([(worker_id, batch, result)])
     if evaluate:
         # After the commit above; coalesced, and never waits for the evaluation.
@@ -412,9 +413,20 @@ def batches_receive(*, batches: list[IncomingBatch], limits: Limits) -> BatchesR
             continue
         ack = ack_message(batch.seq, result.accepted, result.duplicates, batch.rejected)
         results[index] = (ack, result.device_active)
+        zone_report(worker_id=incoming.worker_id, batch=batch, at=now)
         committed.append((incoming.worker_id, batch, result))
     evaluate, urgent = _to_evaluate(committed)
     return BatchesReceived(results=results, workers_to_evaluate=evaluate, urgent_workers=urgent)
+
+
+def zone_report(*, worker_id: int, batch: Batch, at: datetime) -> None:
+    """Tell the layers above where the wearer is, when the batch said so
+    (before the evaluation is requested, so an SOS alert knows the zone)."""
+    if batch.zone is None:
+        return
+    for _receiver, result in zone_reported.send_robust(sender=Device, worker_id=worker_id, zone=batch.zone, at=at):
+        if isinstance(result, Exception):
+            log.error("recording the zone of worker %s failed", worker_id, exc_info=result)
 
 
 def has_event(readings: list[ValidReading]) -> bool:

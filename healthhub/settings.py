@@ -407,8 +407,6 @@ LOGGING["loggers"]["django.request"] = {"filters": ["refusals_without_traceback"
 ALERTS = {
     # A condition cleared (by its margin) for this long resolves its alert.
     "AUTO_RESOLVE_AFTER_S": env_int("ALERT_AUTO_RESOLVE_AFTER_S", 600),
-    # A critical alert nobody acknowledged within this time is escalated.
-    "ESCALATE_AFTER_S": env_int("ALERT_ESCALATE_AFTER_S", 120),
     # Routine re-evaluation of a worker at most this often (seconds); an SOS
     # or a fall is evaluated at once on the "urgent" queue.
     "EVALUATE_EVERY_S": env_int("ALERT_EVALUATE_EVERY_S", 30),
@@ -469,6 +467,42 @@ RETENTION = {
 if RETENTION["SUMMARY_DAYS"] < RETENTION["RAW_DAYS"]:
     raise ValueError("RETENTION_SUMMARY_DAYS must not be shorter than RETENTION_RAW_DAYS")
 
+# --- Notifications: Web Push, email, SMS / KakaoTalk (docs/notify.md) ---------
+NOTIFY = {
+    # VAPID keys for Web Push, base64url (python manage.py vapid_keys makes a
+    # pair). Without them push is off and the devices page says so.
+    "VAPID_PRIVATE_KEY": env_str("VAPID_PRIVATE_KEY", ""),
+    "VAPID_PUBLIC_KEY": env_str("VAPID_PUBLIC_KEY", ""),
+    "VAPID_SUBJECT": env_str("VAPID_SUBJECT", "mailto:admin@healthhub.invalid"),
+    # "logging" (writes to the log) or "solapi" (SMS, or KakaoTalk with a channel and template).
+    "SMS_BACKEND": env_str("SMS_BACKEND", "logging"),
+    "SMS_SENDER": env_str("SMS_SENDER", ""),
+    "SOLAPI_URL": env_str("SOLAPI_URL", "https://api.solapi.com"),
+    "SOLAPI_API_KEY": env_str("SOLAPI_API_KEY", ""),
+    "SOLAPI_API_SECRET": env_str("SOLAPI_API_SECRET", ""),
+    "KAKAO_PF_ID": env_str("KAKAO_PF_ID", ""),
+    "KAKAO_TEMPLATE_ID": env_str("KAKAO_TEMPLATE_ID", ""),
+    # Where links in notifications point (the lock screen shows no details;
+    # the link opens healthhub, which asks for sign-in).
+    "BASE_URL": env_str("HEALTHHUB_BASE_URL", "http://localhost:8000"),
+    "SEND_TIMEOUT_S": float(env_int("NOTIFY_SEND_TIMEOUT_S", 10)),
+    # A delivery is tried this many times, backing off, then marked failed.
+    "MAX_ATTEMPTS": env_int("NOTIFY_MAX_ATTEMPTS", 6),
+    # A claimed delivery whose sender died is sent again after this long.
+    "CLAIM_S": env_int("NOTIFY_CLAIM_S", 60),
+}
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "healthhub <noreply@healthhub.invalid>")
+# Sending goes on the urgent queue; the sweeper re-sends what is still owed,
+# and the escalation chains are checked every 10 s (a step is due to the second).
+CELERY_TASK_ROUTES["alerts.tasks.send_notification"] = {"queue": "urgent"}
+CELERY_BEAT_SCHEDULE["alerts-escalate-overdue"]["schedule"] = 10.0
+CELERY_BEAT_SCHEDULE["alerts-sweep-notifications"] = {"task": "alerts.tasks.sweep_notifications", "schedule": 15.0}
 
 # === Hardening (docs/hardening.md) ==========================================
 # One block, so that merges stay easy: the demo key, the HTTPS switch, the

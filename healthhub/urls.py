@@ -27,6 +27,7 @@ api_v1 = [
     ),
     path("workers/<int:worker_id>/snoozes/", alert_apis.SnoozeApi.as_view(), name="worker-snooze"),
     path("alerts/", alert_apis.AlertListApi.as_view(), name="alerts"),
+    path("push-subscriptions/", alert_apis.PushSubscriptionApi.as_view(), name="push-subscriptions"),
     path("alerts/<int:alert_id>/", alert_apis.AlertDetailApi.as_view(), name="alert"),
     re_path(
         r"^alerts/(?P<alert_id>[0-9]+)/(?P<action>acknowledge|resolve|annotate|escalate)/$",
@@ -58,6 +59,7 @@ urlpatterns = [
     path("", include("desk.urls")),  # the clinicians' desk, and the home page that sends each role on
     path("consultations/", include("consultations.urls")),
     path("me/", include("portal.urls")),  # the worker portal
+    path("notifications/", include("alerts.urls")),  # devices and channels that get alerts
     path("accounts/", include(accounts)),
     # Before Django's own: the switch also remembers a worker's choice.
     path("i18n/setlang/", account_pages.set_language, name="set_language"),

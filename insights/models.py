@@ -75,3 +75,31 @@ class PeriodSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} {self.kind} {self.start}"
+
+
+class SiteNotice(models.Model):
+    """A notice to every worker of a site that more illness than usual is
+    going round there, posted once per site per day its outbreak signal
+    fired (insights.services.notices_post). It holds no count, no
+    department and no name: only the site, the signal's day and how long it
+    is shown."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="notices", verbose_name=_("site"))
+    day = models.DateField(_("signal day"))
+    posted_at = models.DateTimeField(_("posted at"))
+    expires_at = models.DateTimeField(_("shown until"))
+
+    class Meta:
+        verbose_name = _("site notice")
+        verbose_name_plural = _("site notices")
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "day"], name="site_notice_once_per_day"),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("posted_at")), name="site_notice_expires_later"
+            ),
+        ]
+        indexes = [models.Index(fields=["site", "expires_at"], name="site_notice_current")]
+
+    def __str__(self) -> str:
+        return f"{self.site} notice {self.day}"

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.models import Alert
 from devices.models import Reading, ReadingMinute
-from insights.models import PeriodKind, PeriodSnapshot
+from insights.models import PeriodKind, PeriodSnapshot, SiteNotice
 from insights.outbreak import BASELINE_DAYS, GUARD_DAYS, ears_c2
 from insights.suppression import HR_MARGINS, GroupDay, Table, suppress
 from workers.models import CheckIn, Shift, ShiftPattern, Site, StaffRole, Worker
@@ -490,3 +490,8 @@ def workers_behind_signal(user: AbstractBaseUser, signal) -> list[Worker]:
     for worker in workers:
         access_log_record(accessor=user, worker=worker, what="cluster signal", reason=f"signal {signal.pk}")
     return workers
+
+
+def site_notices_current(site_id: int, now: datetime) -> list[SiteNotice]:
+    """The site's notices still shown at ``now``, newest signal first."""
+    return list(SiteNotice.objects.filter(site_id=site_id, expires_at__gt=now).order_by("-day"))

@@ -10,11 +10,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from insights.models import ClusterSignal, PeriodKind, PeriodSnapshot
+from healthhub.live import group_send_now, worker_group
+from insights.models import ClusterSignal, PeriodKind, PeriodSnapshot, SiteNotice
 from insights.outbreak import BASELINE_DAYS, GUARD_DAYS, ears_c2
 from insights.selectors import closed_days, closed_weeks, daily_counts, day_signal_groups, k_threshold, week_figures
 from insights.suppression import publish_signals
-from workers.models import Site
+from workers.models import Site, Worker
 
 # Enough history for the baseline, and to re-judge a few recent days.
 LOOKBACK_DAYS = BASELINE_DAYS + GUARD_DAYS + 7
@@ -51,7 +52,51 @@ def signals_detect(*, site: Site, today: date | None = None) -> list[ClusterSign
                 recorded.append(signal)
             else:
                 existing.delete()
+    notices_post(site=site, days={signal.day for signal in recorded}, today=today)
     return recorded
+
+
+# A notice is shown this many days from its signal's day.
+NOTICE_DAYS = 7
+
+
+def notice_payload(notice: SiteNotice) -> dict:
+    """What a worker's page gets of a notice: nothing about anyone."""
+    return {"id": notice.pk, "day": notice.day.isoformat(), "expires_at": notice.expires_at.isoformat()}
+
+
+def notices_post(*, site: Site, days: set[date], today: date, now: datetime | None = None) -> list[SiteNotice]:
+    """Post one notice to the site's workers for each of these signal days
+    still within its showing period, unless that day's notice exists (a
+    signal re-judged on the next run, or by a second worker, posts nothing).
+    A new notice is pushed to each worker's open portal after the commit.
+    The notice says only that more illness than usual is going round the
+    site: which department, how many and who stay with the clinicians."""
+    now = now or timezone.now()
+    tz = ZoneInfo(site.timezone)
+    posted = []
+    for day in sorted(days):
+        if day + timedelta(days=NOTICE_DAYS) <= today:
+            continue
+        expires_at = datetime.combine(day + timedelta(days=NOTICE_DAYS), datetime.min.time(), tzinfo=tz)
+        if expires_at <= now:
+            continue
+        notice, created = SiteNotice.objects.get_or_create(
+            site=site, day=day, defaults={"posted_at": now, "expires_at": expires_at}
+        )
+        if created:
+            posted.append(notice)
+    if posted:
+        worker_ids = list(Worker.objects.filter(site=site).values_list("pk", flat=True))
+        events = [{"type": "notice.posted", "notice": notice_payload(notice)} for notice in posted]
+
+        def push() -> None:
+            for worker_id in worker_ids:
+                for event in events:
+                    group_send_now(worker_group(worker_id), event)
+
+        transaction.on_commit(push)
+    return posted
 
 
 @transaction.atomic

@@ -41,9 +41,11 @@ from alerts.rules.thresholds import DEFAULTS
 from alerts.selectors import alerts_visible_to
 from devices.models import Reading
 from devices.selectors import latest_values
+from insights.selectors import site_notices_current
 from portal import exports
 from portal.forms import CheckInForm, ConsentForm, ExportForm
-from portal.guidance import GUIDES
+from portal.guidance import BY_SLUG, GUIDES
+from portal.risk import today_risk_for
 from portal.status import status_for, status_table
 from workers.models import CheckIn, ConsentDecision, Worker
 from workers.roles import worker_of
@@ -175,6 +177,9 @@ def today(request: HttpRequest, worker: Worker) -> HttpResponse:
             "open_alerts": open_alerts,
             "resolved_alerts": resolved,
             "checkin": CheckIn.objects.filter(worker=worker, day=day).first(),
+            "risk": today_risk_for(worker, now),
+            "notices": site_notices_current(worker.site_id, now),
+            "outbreak_guide": BY_SLUG["outbreak"],
             "live": {
                 "worker": worker.pk,
                 "readings": reverse("api:worker-readings", args=[worker.pk]),
@@ -442,6 +447,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
         "version": _shell_version(),
         "offline": offline,
         "shell": [offline, *(static(name) for name in SHELL_STATIC)],
+        "push": static("js/push_sw.js"),
         # Guidance holds nothing personal: kept for reading offline.
         "guides": [reverse("portal:guides"), *(reverse("portal:guide", args=[g.slug]) for g in GUIDES)],
     }

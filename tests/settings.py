@@ -40,3 +40,12 @@ HEALTHHUB_REQUIRE_MFA = False
 # Every batch is evaluated (no per-worker rate limit) so that tests see
 # verdicts at once; tests of the rate limit turn it on.
 ALERTS = {**ALERTS, "EVALUATE_EVERY_S": 0, "URGENT_COALESCE_S": 0}  # noqa: F405
+
+# A VAPID pair for tests only (made with manage.py vapid_keys), so that a real
+# Celery worker started with these settings signs pushes the tests' local push
+# service can check. Never used outside tests.
+NOTIFY = {
+    **NOTIFY,  # noqa: F405
+    "VAPID_PRIVATE_KEY": "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgXv2hQ2ynSZv_KK7P63aPdyS7VGCXe5lMTj9cKmKiiQqhRANCAATykm_q1UE3TvKc6y33IOgHX_BNMXMjQfvy5ZdC03EB0bCkQsQW8pO8yy49CLUPljWqx6nzzyMdoelELdwu7fR3",  # noqa: E501
+    "VAPID_PUBLIC_KEY": "BPKSb-rVQTdO8pzrLfcg6Adf8E0xcyNB-_Lll0LTcQHRsKRCxBbyk7zLLj0ItQ-WNarHqfPPIx2h6UQt3C7t9Hc",
+}

@@ -35,7 +35,7 @@ from consultations import services as consult
 from devices.models import Reading
 from devices.services import device_provision
 from healthhub.asgi import application
-from tests.factories import UserFactory
+from tests.factories import UserFactory, staff
 from workers.models import AccessLog, CheckIn, Worker
 from workers.names import person_name
 
@@ -118,7 +118,7 @@ def make_subject(worker: Worker, clinician, serial: str, n: int) -> Subject:
 
 
 @pytest.fixture
-def cast(alice, bob, charlie, clara, carl, hana, adam):
+def cast(alice, bob, charlie, clara, carl, hana, adam, site_a):
     subjects = {
         "alice": make_subject(alice, clara, "A-1", 1),
         "charlie": make_subject(charlie, carl, "B-1", 2),
@@ -134,6 +134,8 @@ def cast(alice, bob, charlie, clara, carl, hana, adam):
         "hana": hana,
         "adam": adam,
         "root": root,
+        # A safety officer of alice's site: with no SOS or fall open, nothing of anyone's.
+        "sam": staff("sam", "safety_officer", site_a),
     }
     # Who may see whose health data, and whose identity.
     health = {"alice": {"alice"}, "clara": {"alice"}, "charlie": {"charlie"}, "carl": {"charlie"}}

@@ -174,6 +174,8 @@ class StaffRole(models.TextChoices):
     CLINICIAN = "clinician", _("Clinician")
     HR = "hr", _("HR / programme manager")
     SITE_ADMIN = "site_admin", _("Site administrator")
+    # First responder for SOS and falls: sees who, where and what kind, never vitals.
+    SAFETY_OFFICER = "safety_officer", _("Safety officer")
 
 
 class StaffProfile(models.Model):

@@ -166,7 +166,7 @@
 
   // --- recommendations, notes, clearances, status -----------------------
 
-  function entry(listId, text, byline, at) {
+  function entry(listId, text, byline, at, guide) {
     const list = document.getElementById(listId);
     if (!list) return;
     clearEmpty(list);
@@ -175,7 +175,18 @@
     body.textContent = text;
     const small = document.createElement("small");
     small.textContent = `${byline} · ${time(at)}`;
-    item.append(body, small);
+    item.append(body);
+    if (guide) {
+      // A guidance page to read with a recommendation (title already translated).
+      const line = document.createElement("p");
+      line.className = "guide-link";
+      const link = document.createElement("a");
+      link.href = guide.url;
+      link.textContent = `${labels.guide}: ${(labels.guides || {})[guide.slug] || guide.title}`;
+      line.appendChild(link);
+      item.append(line);
+    }
+    item.append(small);
     list.appendChild(item);
   }
 
@@ -209,16 +220,18 @@
   for (const postForm of document.querySelectorAll("form.js-post")) {
     postForm.addEventListener("submit", async (event) => {
       const area = postForm.querySelector("textarea");
+      const guide = postForm.querySelector("select[name=guide]");
       if (!area || !area.value.trim()) return;
       event.preventDefault();
       const response = await fetch(postForm.dataset.api, {
         method: "POST",
         credentials: "same-origin",
         headers: { "X-CSRFToken": csrf, "Content-Type": "application/json" },
-        body: JSON.stringify({ body: area.value }),
+        body: JSON.stringify(guide ? { body: area.value, guide: guide.value } : { body: area.value }),
       });
       if (response.ok) {
         area.value = "";
+        if (guide) guide.value = "";
         // The entry arrives over the socket; without one, show the page again.
         if (!socket || socket.readyState !== WebSocket.OPEN) window.location.reload();
       } else {
@@ -369,7 +382,7 @@
         showConsultation(frame.consultation);
         break;
       case "recommendation":
-        entry("recommendations-list", frame.recommendation.body, frame.recommendation.author_name, frame.recommendation.created_at);
+        entry("recommendations-list", frame.recommendation.body, frame.recommendation.author_name, frame.recommendation.created_at, frame.recommendation.guide);
         break;
       case "note":
         entry("notes-list", frame.note.body, frame.note.author_name, frame.note.created_at);

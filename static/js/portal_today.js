@@ -100,6 +100,13 @@
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
+      if (message.type === "notice") {
+        // The page holds the notice's text, hidden until one is posted: it
+        // is the same for every notice, so only its showing is live.
+        const notice = document.getElementById("site-notice");
+        if (notice) notice.hidden = false;
+        return;
+      }
       if (message.type !== "alert") return;
       apply(message.alert);
       if (message.change === "opened" && navigator.vibrate) navigator.vibrate([200, 100, 200]);

@@ -141,25 +141,36 @@ def test_notes_are_kept_and_empty_notes_refused(alice, clara, t0):
     assert alert.events.filter(action="note").get().detail == {"note": "called the line lead"}
 
 
-def test_unacknowledged_critical_is_escalated_once_after_two_minutes(alice, clara, t0):
+def test_unacknowledged_critical_climbs_its_chain_once_per_step(alice, clara, t0):
     from tests.factories import staff
 
     staff("cleo", "clinician", alice.site)
     alert = apply(alice, active("sos", Severity.CRITICAL), t0)
     assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=119)) == 0
     assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=120)) == 1
-    assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=300)) == 0
+    assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=120)) == 0
+    assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=300)) == 1
+    assert services.alerts_escalate_overdue(now=t0 + timedelta(seconds=900)) == 0
     alert.refresh_from_db()
     assert alert.escalated_at == t0 + timedelta(seconds=120)
-    event = alert.events.get(action="escalated")
-    assert event.detail == {"clinicians": ["clara", "cleo"]}
+    assert alert.chain_final_at == t0 + timedelta(seconds=300)
+    steps = [e.detail for e in alert.events.filter(action="step")]
+    # Nobody is on call at this site: the on-call steps fall back to every clinician.
+    assert [(d["step"], d["targets"], d["notified"]) for d in steps] == [
+        (1, ["primary"], ["clara", "cleo"]),
+        (2, ["backup"], ["clara", "cleo"]),
+        (3, ["clinicians", "safety_officers"], ["clara", "cleo"]),
+    ]
 
 
-def test_acknowledged_or_non_critical_alerts_are_not_escalated(alice, clara, t0):
+def test_acknowledged_alerts_stop_and_others_follow_their_severitys_chain(alice, clara, t0):
     acked = apply(alice, active("sos", Severity.CRITICAL), t0)
     services.alert_acknowledge(alert_id=acked.pk, by=clara)
-    apply(alice, active("hypoxemia", Severity.URGENT), t0)
-    assert services.alerts_escalate_overdue(now=t0 + timedelta(minutes=10)) == 0
+    urgent = apply(alice, active("hypoxemia", Severity.URGENT), t0)
+    # Urgent: backup after 5 minutes, every clinician after 10.
+    assert services.alerts_escalate_overdue(now=t0 + timedelta(minutes=10)) == 2
+    assert not acked.events.filter(action="step").exclude(detail__step=1).exists()
+    assert urgent.events.filter(action="step").count() == 3
 
 
 def receive(group):

@@ -98,11 +98,18 @@ async def test_an_alert_reaching_a_page_records_its_delivery_latency():
     async def fake_send(text_data: str) -> None:
         sent.append(text_data)
 
+    async def no_access_log(**kwargs) -> None:
+        # The push's access-log row is tested in tests/alerts/test_pushed_access_log.py.
+        return None
+
     consumer.send = fake_send
+    consumer.record_push = no_access_log
     count = sample("healthhub_alert_delivery_latency_seconds_count", change="opened")
     total = sample("healthhub_alert_delivery_latency_seconds_sum", change="opened")
     changed_at = datetime.now(UTC) - timedelta(seconds=3)
-    await consumer.alert_changed({"change": "opened", "alert": {"id": 1, "updated_at": changed_at.isoformat()}})
+    await consumer.alert_changed(
+        {"change": "opened", "alert": {"id": 1, "worker": 1, "updated_at": changed_at.isoformat()}}
+    )
     assert len(sent) == 1
     assert sample("healthhub_alert_delivery_latency_seconds_count", change="opened") == count + 1
     assert 3 <= sample("healthhub_alert_delivery_latency_seconds_sum", change="opened") - total < 10

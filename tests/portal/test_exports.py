@@ -92,7 +92,7 @@ def test_json_export_holds_my_profile_consents_checkins_alerts_and_access_log(cl
     assert [(c["temperature"], c["symptoms"]) for c in data["checkins"]] == [(36.8, ["cough"])]
     [alert] = data["alerts"]
     assert (alert["kind"], alert["severity"], alert["advice"]) == ("sos", "critical", "SOS pressed")
-    assert [e["action"] for e in alert["events"]] == ["opened", "acknowledged", "escalated"]
+    assert [e["action"] for e in alert["events"]] == ["opened", "step", "acknowledged", "escalated"]
     assert [(e["what"], e["reason"], e["role"]) for e in data["access_log"]] == [
         ("readings", "SOS follow-up", "clinician")
     ]

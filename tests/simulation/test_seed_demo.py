@@ -55,13 +55,17 @@ def test_seed_creates_the_cast(tmp_path):
     assert {w.department_id for w in workers} > {workers[0].department_id}  # spread over departments
 
     roles = {p.role: p for p in StaffProfile.objects.prefetch_related("sites")}
-    assert set(roles) == {StaffRole.CLINICIAN, StaffRole.HR, StaffRole.SITE_ADMIN}
+    assert set(roles) == {StaffRole.CLINICIAN, StaffRole.HR, StaffRole.SITE_ADMIN, StaffRole.SAFETY_OFFICER}
     assert all(list(p.sites.all()) == [site] for p in roles.values())
     admin = roles[StaffRole.SITE_ADMIN].user
     assert admin.is_staff and not admin.is_superuser
     assert admin.has_perms(
         ["workers.change_worker", "workers.add_department", "devices.add_device", "alerts.change_sitethresholds"]
     )
+    # The demo clinician is on call now, so the escalation chains reach someone.
+    from alerts.escalation import on_call_now
+
+    assert on_call_now(site.pk, timezone.now()).primary == roles[StaffRole.CLINICIAN].user
     assert not admin.has_perm("devices.view_reading") and not admin.has_perm("auth.change_user")
     assert not admin.has_perm("alerts.view_alert")  # alerts are health data
     assert not admin.has_perm("workers.add_site")

@@ -2,9 +2,10 @@
 // shell so that the installed portal starts offline, and the guidance pages
 // (nothing personal in them), and nothing else. Pages
 // (they hold health data) and API answers always come from the network and
-// are never stored.
+// are never stored. Web Push (alerts on the lock screen) comes from push_sw.js.
 "use strict";
 const CONFIG = {{ config|safe }};
+importScripts(CONFIG.push);
 const CACHE = `portal-shell-${CONFIG.version}`;
 
 self.addEventListener("install", (event) => {

@@ -77,6 +77,9 @@ STAFF_LOGINS = {
     StaffRole.SITE_ADMIN: DemoLogin(
         "site admin", "siteadmin", "demo-admin-2026", "최", "민호", "Django admin at /admin/"
     ),
+    StaffRole.SAFETY_OFFICER: DemoLogin(
+        "safety officer", "safety", "demo-safety-2026", "정", "우성", "SOS and falls: who and where, no vitals"
+    ),
 }
 DEMO_LOGINS = [WORKER_LOGIN, *STAFF_LOGINS.values()]
 # Staff sign in with a second factor: the demo enrols their authenticator apps
@@ -86,6 +89,7 @@ DEMO_TOTP_SECRETS = {
     "clinician": "HGF6DYUC5RF3GXNXZ2ZQPNEQ6S75IRIZ",
     "hr": "N6TW4GDLUAB75YNBF5B5OUSD7MTQNJA3",
     "siteadmin": "RBT6PFFE4PP4XWFY4MKANVVHXWHZHUZF",
+    "safety": "Q3JZ7WLKD4XHTB2N5MVYRCE6GPAU4S7F",
 }
 
 
@@ -177,6 +181,7 @@ class Command(BaseCommand):
             self._roster([(worker, entry["crew"]) for worker, entry in seeded], site, roster_days)
             for role, login in STAFF_LOGINS.items():
                 self._staff(role, login, site)
+            self._on_call(site, roster_days)
         write_devices_file(devices_file, entries)
 
         self.stdout.write(
@@ -288,6 +293,22 @@ class Command(BaseCommand):
                     shifts.append(Shift(worker=worker, starts_at=span[0], ends_at=span[1]))
                 day += timedelta(days=1)
         Shift.objects.bulk_create(shifts)
+
+    def _on_call(self, site: Site, days: int) -> None:
+        """The demo clinician is on call day (08-20) and night (20-08), from
+        yesterday on, so the escalation chains have someone to reach."""
+        from alerts.models import OnCall
+
+        tz = ZoneInfo(site.timezone)
+        clinician = get_user_model().objects.get(username=STAFF_LOGINS[StaffRole.CLINICIAN].username)
+        day = timezone.now().astimezone(tz).date() - timedelta(days=1)
+        for offset in range(days + 1):
+            start = datetime.combine(day + timedelta(days=offset), time(8), tzinfo=tz)
+            for shift, begins, hours in (("day", start, 12), ("night", start + timedelta(hours=12), 12)):
+                OnCall.objects.update_or_create(
+                    site=site, starts_at=begins,
+                    defaults={"shift": shift, "ends_at": begins + timedelta(hours=hours), "primary": clinician},
+                )  # fmt: skip
 
     def _staff(self, role: StaffRole, login: DemoLogin, site: Site) -> None:
         user = self._user(login.username, login.surname, login.given, login.password)

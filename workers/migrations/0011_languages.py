@@ -1,13 +1,13 @@
 # Languages (issue 11): Vietnamese among the worker's languages, the language a consent
 # decision was read in, and consent texts keyed by language instead of one
-# column per language. 0011 carries the texts over, 0012 drops the columns.
+# column per language. 0012 carries the texts over, 0013 drops the columns.
 
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workers", "0009_worker_language_sign_in_code"),
+        ("workers", "0010_staffrole_safety_officer"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consultations", "0003_questions_with_photos"),
+        ("consultations", "0004_recommendation_guide"),
     ]
 
     operations = [
