@@ -38,6 +38,7 @@ from typing import Any
 
 from bench.procs import Proc, Supervisor, raise_nofile_limit
 from bench.run import start_celery
+from healthhub.stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -53,21 +54,12 @@ class BenchError(Exception):
     pass
 
 
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 def summary(values: list[float]) -> dict[str, Any]:
     return {
         "n": len(values),
-        "p50_ms": pct(values, 50),
-        "p95_ms": pct(values, 95),
-        "p99_ms": pct(values, 99),
+        "p50_ms": percentile(values, 50),
+        "p95_ms": percentile(values, 95),
+        "p99_ms": percentile(values, 99),
         "max_ms": max(values) if values else None,
     }
 
@@ -460,9 +452,9 @@ class LagSampler:
         histogram = {str(bound): sum(1 for lag in lags if lag <= bound) for bound in BUCKETS}
         return {
             "n": len(lags),
-            "p50_s": pct(lags, 50),
-            "p95_s": pct(lags, 95),
-            "p99_s": pct(lags, 99),
+            "p50_s": percentile(lags, 50),
+            "p95_s": percentile(lags, 95),
+            "p99_s": percentile(lags, 99),
             "max_s": max(lags) if lags else None,
             "cumulative_histogram_s": histogram,
             "pending_at_end": self.backlog[-1][1] if self.backlog else None,

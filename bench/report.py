@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,6 @@ THROUGHPUT_SHARE_OF_BASELINE = 0.8
 LATENCY_P95_MAX_MS = 250  # at 1,000 devices x 1 batch / 2 s
 CAPACITY_DEVICES = 5_000
 MEMORY_RATIO_MAX = 3.0  # MB per 1,000 idle connections, healthhub / baseline
-
-
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def median_round(runs: list[dict]) -> dict:

@@ -39,6 +39,7 @@ from bench.procs import (
     tree,
     tree_rss_mib,
 )
+from healthhub.stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -534,9 +535,9 @@ class Driver:
             "stored_per_s": check["stored"] / elapsed,
             "steady_per_s": steady / max(1, int(duration) - warm),
             "batches_per_s": run["acked_batches"] / elapsed,
-            "p50_ms": report_mod.percentile(lat, 50),
-            "p95_ms": report_mod.percentile(lat, 95),
-            "p99_ms": report_mod.percentile(lat, 99),
+            "p50_ms": percentile(lat, 50),
+            "p95_ms": percentile(lat, 95),
+            "p99_ms": percentile(lat, 99),
             "max_ms": max(lat) if lat else None,
             "cpu": cpu,
             "celery_backlog": backlog.summary(),

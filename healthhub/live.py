@@ -5,6 +5,8 @@ Group names live here so that whoever sends and whoever listens agree.
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -18,12 +20,28 @@ def device_group(device_id: int) -> str:
     return f"device.{device_id}"
 
 
+def _in_event_loop_thread() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def group_send_now(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` from synchronous code (services, tasks)."""
     layer = get_channel_layer()
     if layer is not None:
         try:
-            async_to_sync(layer.group_send)(group, event)
+            if _in_event_loop_thread():
+                # Synchronous code running on an event loop's thread (a
+                # signal receiver fired from a test that drives a browser):
+                # async_to_sync refuses to block that loop, so the send runs
+                # on a thread of its own and is waited for.
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    pool.submit(async_to_sync(layer.group_send), group, event).result()
+            else:
+                async_to_sync(layer.group_send)(group, event)
         except Exception:
             PUSH_FAILURES.labels(channel="channel_layer").inc()
             raise

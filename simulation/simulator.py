@@ -30,7 +30,7 @@ import os
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, MutableSequence, Sequence
+from collections.abc import Callable, Iterable, MutableSequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +43,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.uri import parse_uri
 
 from devices import protocol
+from healthhub.stats import percentile
 from simulation.physiology import Episode, Phase, Physiology, Scenario, WorkerProfile, phase_at
 
 log = logging.getLogger(__name__)
@@ -151,13 +152,6 @@ class _Batch:
     sent_before: int = 0  # how many of these readings went out in an earlier frame
     generation: int = -1  # the connection it was last sent on; -1: not yet
     sent_at: float = 0.0  # loop time of the last send
-
-
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 @dataclass(frozen=True)
@@ -755,7 +749,7 @@ class Simulator:
             errors=dict(errors),
             stopped={s.serial: s.stopped for s in all_stats if s.stopped},
             signal_lost=[s.serial for s in all_stats if s.signal_lost],
-            ack_p50_ms=ms(_percentile(latencies, 0.5)),
-            ack_p95_ms=ms(_percentile(latencies, 0.95)),
+            ack_p50_ms=ms(percentile(latencies, 50)),
+            ack_p95_ms=ms(percentile(latencies, 95)),
             ack_max_ms=ms(max(latencies) if latencies else None),
         )

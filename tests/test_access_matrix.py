@@ -153,6 +153,20 @@ def forbidden_markers(name: str, subjects: dict[str, Subject], health, identity)
     return markers
 
 
+def carried(markers: list[str], text: str) -> list[str]:
+    """The markers found in ``text``. A number counts only as itself, not
+    inside a longer number or a time of day ("12:38:38.750123" does not
+    carry 38.75)."""
+    found = []
+    for marker in markers:
+        if marker.replace(".", "", 1).isdigit():
+            if re.search(rf"(?<![\d.:]){re.escape(marker)}(?!\d)", text):
+                found.append(marker)
+        elif marker in text:
+            found.append(marker)
+    return found
+
+
 def schema_methods() -> dict[str, set[str]]:
     """Methods the API schema declares, by path template ({id} placeholders)."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
@@ -208,7 +222,7 @@ def test_no_route_gives_anyone_health_data_they_may_not_see(cast):
                     if response.get("Content-Type", "").startswith("image/"):
                         continue
                     text = body_text(response)
-                    leaked = [m for m in markers if m in text]
+                    leaked = carried(markers, text)
                     if leaked:
                         leaks += 1
                         found.append(f"{name}: {method} {path} -> {response.status_code} carries {leaked}")
@@ -262,7 +276,7 @@ async def test_no_socket_pushes_anyone_health_data_they_may_not_see(cast):
                     text = str(frame)
                     if any(m in text for m in allowed):
                         delivered.add(name)
-                    leaked = [m for m in markers if m in text]
+                    leaked = carried(markers, text)
                     if leaked:
                         found.append(f"{name} on {path} got {leaked}")
             if not closed:
@@ -284,3 +298,10 @@ def _resolve_falls() -> None:
     from alerts.models import Alert
 
     Alert.objects.filter(kind="fall").update(status="resolved", resolved_at=timezone.now())
+
+
+def test_a_number_is_found_as_itself_only():
+    assert carried(["38.75"], "temperature 38.75 °C") == ["38.75"]
+    assert carried(["38.75"], "at 12:38:38.750123") == []
+    assert carried(["38.75"], "138.75 and 38.751") == []
+    assert carried(["swollen-ankle-1"], "reason: swollen-ankle-1-7f3e") == ["swollen-ankle-1"]

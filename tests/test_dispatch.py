@@ -53,3 +53,23 @@ def test_embedded_beat_starts_in_a_fresh_server_process():
     out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "alive True" in out.stdout
+
+
+def test_a_group_send_from_sync_code_on_an_event_loops_thread_is_delivered():
+    """A signal receiver that runs on a thread with a running event loop (a
+    test driving a browser builds users there) still sends its event."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    from healthhub.live import group_send_now
+
+    layer = get_channel_layer()
+
+    async def scenario():
+        channel = await layer.new_channel()
+        await layer.group_add("loop-thread-test", channel)
+        group_send_now("loop-thread-test", {"type": "probe", "n": 1})
+        return await asyncio.wait_for(layer.receive(channel), 2)
+
+    assert asyncio.run(scenario()) == {"type": "probe", "n": 1}
