@@ -194,7 +194,7 @@ def test_a_change_of_who_a_worker_is_is_told_to_the_worker(adam_admin, adam, ali
     )
     assert response.status_code == 302
     [event] = WorkerEvent.objects.filter(worker=alice, kind="identity_changed")
-    assert event.detail == "employee_number" and event.by == adam
+    assert event.detail == "employee_number, birth_year" and event.by == adam  # the form also moves 1985 to 1990
     # Saving again without a change of identity tells nothing more.
     adam_admin.post(
         f"/admin/workers/worker/{alice.pk}/change/",
