@@ -36,20 +36,33 @@ ROLE_GROUPS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("workers", "site"): ("view", "change"),
         ("devices", "device"): ("view", "add", "change"),
         ("alerts", "sitethresholds"): ("view", "add", "change", "delete"),
+        ("alerts", "oncall"): ("view", "add", "change", "delete"),
+        ("alerts", "escalationstep"): ("view", "add", "change", "delete"),
+        ("appointments", "availability"): ("view", "add", "change", "delete"),
+        ("appointments", "availabilityexception"): ("view", "add", "change", "delete"),
     },
     "Clinicians": {},
     "HR": {},
+    "Safety officers": {},
 }
 
 # StaffRole value -> group name (workers.models.StaffRole; strings so that the
 # migration does not depend on the model's current code).
-GROUP_OF_ROLE = {"site_admin": "Site administrators", "clinician": "Clinicians", "hr": "HR"}
+GROUP_OF_ROLE = {
+    "site_admin": "Site administrators",
+    "clinician": "Clinicians",
+    "hr": "HR",
+    "safety_officer": "Safety officers",
+}
 
 
 def role_groups_sync(apps: Any = global_apps, using: str = "default") -> None:
     """Create the groups and set their permissions to exactly ROLE_GROUPS
     (idempotent). ``apps`` is the migration's registry inside a migration."""
-    for label in {label for spec in ROLE_GROUPS.values() for label, _ in spec}:
+    known = {
+        (label, model) for spec in ROLE_GROUPS.values() for label, model in spec if _model_exists(apps, label, model)
+    }
+    for label in {label for label, _ in known}:
         # In a fresh database the permissions are created after the last
         # migration (post_migrate); the groups need them now.
         config = apps.get_app_config(label)
@@ -70,6 +83,8 @@ def role_groups_sync(apps: Any = global_apps, using: str = "default") -> None:
         group, _ = group_model.objects.using(using).get_or_create(name=name)
         wanted = []
         for (label, model), actions in spec.items():
+            if (label, model) not in known:
+                continue  # not created yet at this migration: a later one syncs again
             codenames = [f"{action}_{model}" for action in actions]
             found = list(
                 permission_model.objects.using(using).filter(
@@ -80,6 +95,14 @@ def role_groups_sync(apps: Any = global_apps, using: str = "default") -> None:
                 raise LookupError(f"permissions missing for {label}.{model}: {codenames}")
             wanted += found
         group.permissions.set(wanted)
+
+
+def _model_exists(apps: Any, label: str, model: str) -> bool:
+    try:
+        apps.get_model(label, model)
+    except LookupError:
+        return False
+    return True
 
 
 def role_group(role: str) -> Any:

@@ -19,6 +19,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
 from accounts.languages import user_language
+from alerts.notify.services import push_to_devices
 from appointments.models import Appointment, AppointmentStatus, Mode
 from appointments.selectors import Slot, open_slots, side_of
 from consultations.models import Consultation, Urgency
@@ -222,6 +223,17 @@ def _remind(appointment: Appointment) -> None:
     group_send_now(
         worker_group(appointment.worker_id),
         {"type": "appointment.reminder", "appointment": appointment.pk, "text": text},
+    )
+    # The worker's phones (Web Push, where they subscribed): the text names
+    # a time and a way of meeting, nothing of their health.
+    push_to_devices(
+        user=appointment.worker.user,
+        payload={
+            "title": "healthhub",
+            "body": text,
+            "url": "/me/appointments/",
+            "tag": f"appointment-{appointment.pk}",
+        },
     )
     email = appointment.worker.user.email
     if email:

@@ -8,8 +8,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from alerts.notify.selectors import preference_of
+from alerts.notify.services import push_to_devices
 from healthhub.live import group_send_now, worker_group
 from insights.models import ClusterSignal, PeriodKind, PeriodSnapshot, SiteNotice
 from insights.outbreak import BASELINE_DAYS, GUARD_DAYS, ears_c2
@@ -96,7 +100,30 @@ def notices_post(*, site: Site, days: set[date], today: date, now: datetime | No
                     group_send_now(worker_group(worker_id), event)
 
         transaction.on_commit(push)
+        from insights.tasks import push_notice  # the task module imports this one
+
+        for notice in posted:
+            transaction.on_commit(lambda pk=notice.pk: push_notice.delay(pk))
     return posted
+
+
+def notice_push(*, notice_id: int, now: datetime | None = None) -> int:
+    """Web Push a notice to each worker of its site who has a device
+    subscribed, in the worker's language, with lock-screen text that names
+    no illness (alerts.notify.services.push_to_devices: best effort, never in
+    quiet hours). Returns how many devices took it."""
+    notice = SiteNotice.objects.select_related("site").get(pk=notice_id)
+    delivered = 0
+    for worker in Worker.objects.filter(site=notice.site).select_related("user"):
+        with translation.override(preference_of(worker.user).language):
+            payload = {
+                "title": "healthhub",
+                "body": gettext("A health notice for your site: open the app to see what to do."),
+                "url": reverse("portal:today"),
+                "tag": f"notice-{notice.pk}",
+            }
+        delivered += push_to_devices(user=worker.user, payload=payload, now=now)
+    return delivered
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from insights.services import signals_detect, snapshots_take
+from insights.services import notice_push, signals_detect, snapshots_take
 from workers.models import Site
 
 
@@ -8,6 +8,12 @@ from workers.models import Site
 def detect_outbreaks() -> int:
     """Periodic: outbreak signals for every site (idempotent)."""
     return sum(len(signals_detect(site=site)) for site in Site.objects.all())
+
+
+@shared_task(acks_late=True)
+def push_notice(notice_id: int) -> int:
+    """A new site notice to the lock screens of the site's workers."""
+    return notice_push(notice_id=notice_id)
 
 
 @shared_task(acks_late=True)

@@ -18,6 +18,7 @@ from workers.models import (
     StaffProfile,
     StaffRole,
     Worker,
+    WorkerEventKind,
 )
 from workers.names import person_name
 from workers.roles import administered_sites
@@ -27,6 +28,7 @@ from workers.services import (
     sign_in_code_issue,
     worker_deactivate,
     worker_enrol,
+    worker_event_record,
     worker_reactivate,
     workers_import,
 )
@@ -110,6 +112,18 @@ class WorkerAdmin(SiteScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user", "site", "department")
+
+    # Who a worker record is: a change is told to the worker (privacy page)
+    # and kept, with who made it, in the append-only worker events.
+    IDENTITY_FIELDS = ("employee_number", "department", "site", "birth_year")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changed = [name for name in self.IDENTITY_FIELDS if name in form.changed_data]
+        if change and changed:
+            worker_event_record(
+                worker_id=obj.pk, kind=WorkerEventKind.IDENTITY_CHANGED, detail=", ".join(changed), by=request.user
+            )
 
     def has_delete_permission(self, request, obj=None):
         # Health history and the access log hang off the worker: deactivate.

@@ -391,6 +391,7 @@ class WorkerEventKind(models.TextChoices):
     DEVICE_UNLINKED = "device_unlinked", _("A wearable was unlinked from you")
     DEVICE_REVOKED = "device_revoked", _("A wearable of yours was revoked")
     DEVICE_NEW_TOKEN = "device_new_token", _("A wearable of yours was given a new key")
+    IDENTITY_CHANGED = "identity_changed", _("Your details were changed")
 
 
 class WorkerEvent(models.Model):

@@ -246,3 +246,16 @@ def preference_save(
         },
     )
     return pref
+
+
+def push_to_devices(*, user: AbstractBaseUser, payload: dict, now: datetime | None = None) -> int:
+    """Best-effort Web Push of a non-alert message (a site notice) to each of
+    the user's devices: nothing in their quiet hours or when push is off, no
+    retry. Returns how many devices took it. The caller's text must name no
+    diagnosis: it shows on a lock screen."""
+    if not push_enabled() or in_quiet_hours(preference_of(user), now or timezone.now()):
+        return 0
+    try:
+        return _push_to_all(user, payload, urgency="normal")
+    except PushError:
+        return 0

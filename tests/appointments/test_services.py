@@ -219,3 +219,13 @@ def test_a_day_worker_is_not_offered_the_night_and_sees_slots_in_their_shift(cla
 def test_a_clinician_who_left_the_site_is_not_offered(clara_hours, clara, site_a, alice):
     clara.staff_profile.sites.clear()
     assert open_slots(site=site_a, start=MONDAY_9, end=MONDAY_9 + timedelta(days=2), now=MONDAY_9) == []
+
+
+def test_a_reminder_goes_to_the_workers_phones_too(clara_hours, alice, monkeypatch):
+    pushed = []
+    monkeypatch.setattr(services, "push_to_devices", lambda *, user, payload: pushed.append((user, payload)) or 1)
+    services.appointment_book(worker=alice, starts_at=seoul(1, 14), mode="video", by=alice.user, now=MONDAY_9)
+    assert services.appointment_reminders_send(now=seoul(0, 14)) == 1
+    [(user, payload)] = pushed
+    assert user == alice.user and payload["url"] == "/me/appointments/"
+    assert payload["body"] == services.reminder_text(Appointment.objects.get(worker=alice), "ko")

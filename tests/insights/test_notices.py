@@ -121,3 +121,29 @@ def test_a_new_notice_is_pushed_to_each_workers_portal_after_commit(site_a, site
     notices_post(site=site_a, days={TODAY}, today=TODAY, now=NOON)
     assert layer.channels.get("here-channel") is None or layer.channels["here-channel"].empty()
     assert layer.channels.get("there-channel") is None or layer.channels["there-channel"].empty()
+
+
+def test_a_new_notice_goes_to_the_lock_screens_of_the_sites_workers_naming_no_illness(
+    monkeypatch, site_a, alice, bob, charlie, django_capture_on_commit_callbacks
+):
+    from alerts.models import PushSubscription
+
+    sent = []
+    monkeypatch.setattr(
+        "alerts.notify.services.push_send", lambda target, payload, **kw: sent.append((target, payload))
+    )
+    for worker in (alice, charlie):
+        PushSubscription.objects.create(
+            user=worker.user, name="phone", endpoint=f"https://push.example/{worker.pk}", p256dh="k", auth="a"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        notices_post(site=site_a, days={TODAY}, today=TODAY, now=NOON)
+    assert [target.endpoint for target, _ in sent] == [f"https://push.example/{alice.pk}"]  # charlie: another site
+    text = " ".join(str(v) for v in sent[0][1].values()).lower()
+    for illness in ("fever", "ill", "outbreak", "covid", "flu", "열", "감염"):
+        assert illness not in text.replace("healthhub", "")
+    assert sent[0][1]["url"] == reverse("portal:today")
+    # the same day again: nothing more
+    with django_capture_on_commit_callbacks(execute=True):
+        notices_post(site=site_a, days={TODAY}, today=TODAY, now=NOON)
+    assert len(sent) == 1

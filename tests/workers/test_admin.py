@@ -183,3 +183,21 @@ def test_site_admin_exports_the_access_log_of_their_sites_only(client, adam, ali
     entry = AccessLog.objects.get(worker=alice)
     assert client.post(f"/admin/workers/accesslog/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AccessLog.objects.filter(pk=entry.pk).exists()
+
+
+def test_a_change_of_who_a_worker_is_is_told_to_the_worker(adam_admin, adam, alice):
+    from workers.models import WorkerEvent
+
+    response = adam_admin.post(
+        f"/admin/workers/worker/{alice.pk}/change/",
+        worker_form(alice.user, alice.site, alice.department, "E-RENAMED"),
+    )
+    assert response.status_code == 302
+    [event] = WorkerEvent.objects.filter(worker=alice, kind="identity_changed")
+    assert event.detail == "employee_number, birth_year" and event.by == adam  # the form also moves 1985 to 1990
+    # Saving again without a change of identity tells nothing more.
+    adam_admin.post(
+        f"/admin/workers/worker/{alice.pk}/change/",
+        worker_form(alice.user, alice.site, alice.department, "E-RENAMED"),
+    )
+    assert WorkerEvent.objects.filter(worker=alice, kind="identity_changed").count() == 1

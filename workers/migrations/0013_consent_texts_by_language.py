@@ -26,7 +26,7 @@ def to_columns(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workers", "0011_languages"),
+        ("workers", "0012_languages"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workers", "0012_consent_texts_by_language"),
+        ("workers", "0013_consent_texts_by_language"),
     ]
 
     operations = [

@@ -1,13 +1,13 @@
 # Languages (issue 11): Vietnamese among the worker's languages, the language a consent
 # decision was read in, and consent texts keyed by language instead of one
-# column per language. 0012 carries the texts over, 0013 drops the columns.
+# column per language. 0013 carries the texts over, 0014 drops the columns.
 
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workers", "0010_staffrole_safety_officer"),
+        ("workers", "0011_worker_event_identity_changed"),
     ]
 
     operations = [
