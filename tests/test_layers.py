@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import subprocess
-import time
 
 import pytest
 
 from healthhub.layers import OUTAGE, ResilientRedisChannelLayer
-from tests.live import free_port
+from tests.live import RedisServer
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -21,36 +19,9 @@ pytestmark = [
 ]
 
 
-class OwnRedis:
-    def __init__(self, tmp_path) -> None:
-        self.port = free_port()
-        self.tmp_path = tmp_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            ping = subprocess.run(["redis-cli", "-p", str(self.port), "PING"], capture_output=True, text=True)
-            if ping.stdout.strip() == "PONG":
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
 def redis_server(tmp_path):
-    server = OwnRedis(tmp_path)
+    server = RedisServer(tmp_path)
     server.start()
     OUTAGE.down = False
     yield server

@@ -43,7 +43,7 @@ from devices.models import EvaluationDue
 from devices.services import device_provision
 from tests.conftest import consented
 from tests.factories import DepartmentFactory, WorkerFactory
-from tests.live import BASE_DIR, AsgiServer, database_url, free_port
+from tests.live import BASE_DIR, AsgiServer, RedisServer, database_url
 
 pytestmark = [
     pytest.mark.faults,
@@ -66,49 +66,6 @@ def _postgresql(db):
 
 
 # --- Processes ---------------------------------------------------------------------
-
-
-class RedisServer:
-    """A redis-server of the test's own, without persistence: a restart
-    loses everything it held (queued tasks, groups)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.directory,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.command("PING") == "PONG":
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def command(self, *args: str) -> str | None:
-        result = subprocess.run(
-            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=5, check=False
-        )
-        return result.stdout.strip() if result.returncode == 0 else None
-
-    def refuse_writes(self, refuse: bool) -> None:
-        # Without replicas, "at least one replica" refuses every write (NOREPLICAS).
-        assert self.command("CONFIG", "SET", "min-replicas-to-write", "1" if refuse else "0") == "OK"
 
 
 class CeleryProcess:
