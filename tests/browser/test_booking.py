@@ -35,7 +35,7 @@ def _move_to_now(appointment_id: int) -> None:
 
 def test_a_worker_books_in_vietnamese_on_a_phone_and_meets_the_clinician_at_the_slot(browser, server, alice, clara):
     off_the_loop(_prepare, alice, clara)
-    phone = new_context(browser, server, phone=True, locale="vi-VN")
+    phone = new_context(browser, server, phone=True)  # Korean browser; the worker chose Vietnamese
     desk = new_context(browser, server, phone=False)
     try:
         worker = phone.new_page()
