@@ -77,6 +77,20 @@ def adam(site_a):
 
 
 @pytest.fixture
+def cast(alice, bob, charlie, clara, carl, hana, adam):
+    """The cast by name, as the users who sign in."""
+    return {
+        "alice": alice.user,
+        "bob": bob.user,
+        "charlie": charlie.user,
+        "clara": clara,
+        "carl": carl,
+        "hana": hana,
+        "adam": adam,
+    }
+
+
+@pytest.fixture
 def alice_device(alice):
     """(device, token) for alice's wearable."""
     return device_provision(serial="A-1", model="Band 3", worker=alice)

@@ -118,7 +118,7 @@ def make_subject(worker: Worker, clinician, serial: str, n: int) -> Subject:
 
 
 @pytest.fixture
-def cast(alice, bob, charlie, clara, carl, hana, adam, site_a):
+def matrix(cast, alice, bob, charlie, clara, carl, site_a):
     subjects = {
         "alice": make_subject(alice, clara, "A-1", 1),
         "charlie": make_subject(charlie, carl, "B-1", 2),
@@ -126,13 +126,7 @@ def cast(alice, bob, charlie, clara, carl, hana, adam, site_a):
     root = UserFactory(username="root", is_staff=True, is_superuser=True)
     users = {
         "anonymous": None,
-        "alice": alice.user,
-        "bob": bob.user,
-        "charlie": charlie.user,
-        "clara": clara,
-        "carl": carl,
-        "hana": hana,
-        "adam": adam,
+        **cast,
         "root": root,
         # A safety officer of alice's site: with no SOS or fall open, nothing of anyone's.
         "sam": staff("sam", "safety_officer", site_a),
@@ -197,8 +191,8 @@ def body_text(response) -> str:
     return body.decode("utf-8", "replace")
 
 
-def test_no_route_gives_anyone_health_data_they_may_not_see(cast):
-    subjects, users, health, identity, extra_ids = cast
+def test_no_route_gives_anyone_health_data_they_may_not_see(matrix):
+    subjects, users, health, identity, extra_ids = matrix
     ids = sorted({i for s in subjects.values() for i in s.ids} | set(extra_ids))
     words = ["A-1", "B-1", *(s.worker.employee_number for s in subjects.values()), "readings", "alerts"]
     declared = schema_methods()
@@ -250,8 +244,8 @@ def socket_paths(subjects: dict[str, Subject]) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_no_socket_pushes_anyone_health_data_they_may_not_see(cast):
-    subjects, users, health, identity, _ = await sync_to_async(lambda: cast)()
+async def test_no_socket_pushes_anyone_health_data_they_may_not_see(matrix):
+    subjects, users, health, identity, _ = await sync_to_async(lambda: matrix)()
     found = []
     delivered = set()
     for name, user in users.items():

@@ -17,19 +17,6 @@ pytestmark = pytest.mark.django_db
 BASE = "/api/v1/consultations/"
 
 
-@pytest.fixture
-def cast(alice, bob, charlie, clara, carl, hana, adam):
-    return {
-        "alice": alice.user,
-        "bob": bob.user,
-        "charlie": charlie.user,
-        "clara": clara,
-        "carl": carl,
-        "hana": hana,
-        "adam": adam,
-    }
-
-
 @pytest.mark.parametrize(
     ("who", "sees"), [("alice", True), ("clara", True), ("bob", False), ("carl", False), ("hana", False)]
 )

@@ -38,17 +38,8 @@ async def receive_type(comm: WebsocketCommunicator, kind: str, wait: float = 3) 
 
 
 @pytest.fixture
-def cast(alice, bob, charlie, clara, carl, hana, adam):
-    return {
-        "alice": alice.user,
-        "bob": bob.user,
-        "charlie": charlie.user,
-        "clara": clara,
-        "carl": carl,
-        "hana": hana,
-        "adam": adam,
-        "anonymous": None,
-    }
+def cast(cast):
+    return {**cast, "anonymous": None}
 
 
 @pytest.mark.parametrize("who", ["bob", "charlie", "carl", "hana", "adam", "anonymous"])

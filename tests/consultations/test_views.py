@@ -16,19 +16,6 @@ pytestmark = pytest.mark.django_db
 OUTSIDERS = ["bob", "charlie", "carl", "hana", "adam"]
 
 
-@pytest.fixture
-def cast(alice, bob, charlie, clara, carl, hana, adam):
-    return {
-        "alice": alice.user,
-        "bob": bob.user,
-        "charlie": charlie.user,
-        "clara": clara,
-        "carl": carl,
-        "hana": hana,
-        "adam": adam,
-    }
-
-
 def page(client, user, url, **extra):
     client.force_login(user)
     return client.get(url, HTTP_ACCEPT_LANGUAGE="en", **extra)

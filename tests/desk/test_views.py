@@ -20,19 +20,6 @@ from workers.models import AccessLog, CheckIn, Shift
 REFUSED = ["bob", "charlie", "carl", "hana", "adam"]
 
 
-@pytest.fixture
-def cast(alice, bob, charlie, clara, carl, hana, adam):
-    return {
-        "alice": alice.user,
-        "bob": bob.user,
-        "charlie": charlie.user,
-        "clara": clara,
-        "carl": carl,
-        "hana": hana,
-        "adam": adam,
-    }
-
-
 def chart_data(page: str) -> dict:
     match = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page, re.S)
     return json.loads(match.group(1))
