@@ -183,6 +183,14 @@ class SessionBoundConsumer(OutageHandlers):
             except LAYER_ERRORS:
                 pass  # Redis is away: the membership expires there on its own
 
+    async def leave_groups(self, groups: list[str]) -> None:
+        """Call from ``disconnect``: leave the groups the consumer joined."""
+        for group in groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except LAYER_ERRORS:
+                return  # Redis is away: the memberships expire there on their own
+
     async def refuse_for_outage(self) -> None:
         """Redis is away at connect: no live events could reach this socket.
         Accepted and closed with 1013 (try again later), which the pages

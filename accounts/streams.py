@@ -70,11 +70,7 @@ class RoleStreamConsumer(SessionBoundConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.unbind_session()
-        for group in self.groups_joined:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except LAYER_ERRORS:
-                return  # the membership expires in Redis on its own
+        await self.leave_groups(self.groups_joined)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # One-way: whatever a browser sends is answered, never acted on or

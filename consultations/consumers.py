@@ -127,11 +127,7 @@ class ConsultationConsumer(SessionBoundConsumer):
         await self.unbind_session()
         if self.rtc_peer is not None:
             await self._signal_to(self.rtc_peer, "hangup", None)
-        for group in self.groups_joined:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except LAYER_ERRORS:
-                return  # the membership expires in Redis on its own
+        await self.leave_groups(self.groups_joined)
 
     # --- from the browser -------------------------------------------------
 
