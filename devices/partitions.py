@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from devices.models import Reading, ReadingMinute
 
@@ -30,9 +30,11 @@ DEFAULT = f"{TABLE}_default"
 _NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
 # Days of partitions kept ready ahead of today.
 AHEAD_DAYS = 7
-# Seconds a DETACH may wait for the parent's lock (ingestion's transactions
-# are short); past that the drop is left to the next run.
-LOCK_TIMEOUT_S = 5
+# Seconds a DETACH or DROP may wait for a lock (ingestion's transactions
+# are short); past that it tries again (see _locking).
+LOCK_TIMEOUT_S = 2
+# deadlock_detected, lock_not_available: a DDL step that meets them retries.
+_LOCK_CONFLICTS = {"40P01", "55P03"}
 
 
 @dataclass
@@ -106,17 +108,60 @@ def day_roll_up(day: date) -> int:
         return cursor.rowcount
 
 
+def _locking(sql: str, *, attempts: int = 5) -> None:
+    """Run one DDL statement that needs strong locks beside ingestion: it
+    waits at most LOCK_TIMEOUT_S for a lock, and when it loses a deadlock or
+    times out it steps aside (ingestion's transaction goes on) and tries
+    again after a short pause. The last failure is raised."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
+                cursor.execute(sql)
+            return
+        except OperationalError as exc:
+            if attempt == attempts - 1 or getattr(exc.__cause__, "sqlstate", None) not in _LOCK_CONFLICTS:
+                raise
+            log.info("%s: lock conflict (%s), trying again", sql, exc.__cause__.sqlstate)
+            time.sleep(0.1 * 2**attempt)
+
+
 def partition_drop(day: date) -> None:
     """Roll the day up one last time, then detach its partition and drop
-    it: no row-by-row DELETE, no vacuum debt. The detach waits at most
-    LOCK_TIMEOUT_S for ingestion's transactions."""
+    it: no row-by-row DELETE, no vacuum debt.
+
+    Dropping a table with foreign keys locks every table they point at
+    (devices, workers), which ingestion's foreign-key checks lock too, in
+    their own order: one DROP holding both can deadlock with a writer (CI saw
+    it). So the detached table's foreign keys go one per transaction (one
+    referenced table each, no cycle possible), then the bare table. Each step
+    waits briefly and gives way to ingestion (see ``_locking``)."""
     day_roll_up(day)
     name = partition_name(day)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
-        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
+    if day in partition_days():
+        _locking(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {name}")
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(%s)",
+            [name],
+        )
+        foreign_keys = [row[0] for row in cursor.fetchall()]
+    for constraint in foreign_keys:
+        _locking(f"ALTER TABLE {name} DROP CONSTRAINT {connection.ops.quote_name(constraint)}")
+    _locking(f"DROP TABLE IF EXISTS {name}")
+
+
+def detached_days() -> list[date]:
+    """Days whose partition was detached but not dropped (a drop that gave
+    way to ingestion too often): the next run drops them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND c.relname LIKE %s "
+            "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)",
+            [f"{TABLE}_p%"],
+        )
+        names = [row[0] for row in cursor.fetchall()]
+    return sorted(datetime.strptime(m.group(1), "%Y%m%d").date() for n in names if (m := _NAME.match(n)))
 
 
 def _roll_up_once(day: date, phase: str) -> bool:
@@ -158,8 +203,9 @@ def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
 def partitions_drop_expired(*, now: datetime, existing: set[date] | None = None) -> tuple[list[date], list[float]]:
     """Drop the partitions whose whole day is older than the raw retention
     period. Returns the days dropped and the seconds each drop took."""
-    if existing is None:
-        existing = set(partition_days()) if is_partitioned() else set()
+    if not is_partitioned():
+        return [], []
+    existing = (set(partition_days()) if existing is None else existing) | set(detached_days())
     cutoff = now - timedelta(days=settings.RETENTION["RAW_DAYS"])
     dropped: list[date] = []
     seconds: list[float] = []
@@ -167,7 +213,11 @@ def partitions_drop_expired(*, now: datetime, existing: set[date] | None = None)
         if _bounds(day)[1] > cutoff:
             break
         started = time.monotonic()
-        partition_drop(day)
+        try:
+            partition_drop(day)
+        except OperationalError:
+            log.warning("the readings partition of %s gave way to ingestion; the next run drops it", day.isoformat())
+            break
         seconds.append(time.monotonic() - started)
         dropped.append(day)
         log.info("dropped the readings partition of %s in %.3f s", day.isoformat(), seconds[-1])

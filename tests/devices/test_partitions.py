@@ -145,3 +145,100 @@ def test_retention_drops_whole_expired_days_while_ingestion_goes_on(alice_device
     assert sum(minutes.values_list("count", flat=True)) == 3000
     assert minutes.count() == 50
     assert Reading.objects.filter(device=live_device).count() == len(stored) > 0
+
+
+@pytest.fixture(autouse=True)
+def _no_partition_outlives_its_test():
+    """A partition a test made for an old day goes with the test, attached
+    or not (the flush between tests empties tables, it does not drop them)."""
+    yield
+    if connection.vendor == "postgresql":
+        for day in partitions.detached_days() + partitions.partition_days():
+            if day < (datetime.now(UTC) - timedelta(days=20)).date():
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DROP TABLE IF EXISTS {partitions.partition_name(day)}")
+
+
+def _hold_lock(table: str, held: threading.Event, release: threading.Event) -> None:
+    """Another session that holds a lock ingestion would hold (a row lock on
+    a device: the foreign-key check's lock) until told to let go."""
+    from django.db import connections
+
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"LOCK TABLE {table} IN ROW SHARE MODE")
+            held.set()
+            release.wait(10)
+            cursor.execute("COMMIT")
+    finally:
+        close_old_connections()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_drop_that_meets_ingestions_locks_gives_way_and_the_next_run_finishes_it(alice_device, monkeypatch, settings):
+    """The drop takes an exclusive lock on the tables its foreign keys point
+    at; while a session holds a lock there it waits LOCK_TIMEOUT_S, tries
+    again, and in the end leaves the detached day for the next run instead of
+    failing the task (CI once saw the drop deadlock with a writer)."""
+    settings.RETENTION = {**settings.RETENTION, "RAW_DAYS": 30}
+    device, _ = alice_device
+    old_day = (datetime.now(UTC) - timedelta(days=40)).date()
+    partitions.partition_create(old_day)
+    store(device, [("heart_rate", 70, datetime(old_day.year, old_day.month, old_day.day, 9, tzinfo=UTC))])
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT_S", 0.2)
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(device._meta.db_table, held, release))
+    holder.start()
+    try:
+        assert held.wait(5)
+        now = datetime.now(UTC)
+        dropped, _ = partitions.partitions_drop_expired(now=now, existing=None)
+    finally:
+        release.set()
+        holder.join()
+    assert dropped == []
+    assert table_exists(partitions.partition_name(old_day))  # still there, the task did not fail
+
+    dropped, _ = partitions.partitions_drop_expired(now=now)
+    assert dropped == [old_day]
+    assert partitions.detached_days() == [] and old_day not in partitions.partition_days()
+    assert not table_exists(partitions.partition_name(old_day))
+    assert ReadingMinute.objects.filter(worker=device.worker).count() == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_day_left_detached_by_an_earlier_run_is_dropped_by_the_next(alice_device, settings):
+    settings.RETENTION = {**settings.RETENTION, "RAW_DAYS": 30}
+    old_day = (datetime.now(UTC) - timedelta(days=40)).date()
+    partitions.partition_create(old_day)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {partitions.TABLE} DETACH PARTITION {partitions.partition_name(old_day)}")
+    assert partitions.detached_days() == [old_day]
+    dropped, _ = partitions.partitions_drop_expired(now=datetime.now(UTC))
+    assert dropped == [old_day]
+    assert not table_exists(partitions.partition_name(old_day))
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_drop_waits_out_a_short_lock_and_succeeds_in_the_same_run(alice_device, monkeypatch, settings):
+    settings.RETENTION = {**settings.RETENTION, "RAW_DAYS": 30}
+    device, _ = alice_device
+    old_day = (datetime.now(UTC) - timedelta(days=40)).date()
+    partitions.partition_create(old_day)
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT_S", 0.2)
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(device._meta.db_table, held, release))
+    holder.start()
+    assert held.wait(5)
+    threading.Timer(0.5, release.set).start()  # let go while the drop is still trying
+    try:
+        dropped, _ = partitions.partitions_drop_expired(now=datetime.now(UTC))
+    finally:
+        release.set()
+        holder.join()
+    assert dropped == [old_day]
+    assert not table_exists(partitions.partition_name(old_day))
