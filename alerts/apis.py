@@ -16,10 +16,10 @@ from rest_framework.views import APIView
 
 from alerts import services
 from alerts.models import Alert, AlertKind, AlertStatus, Severity
+from alerts.payloads import AlertPayload
 from alerts.selectors import alert_events_for, alerts_visible_to
 from healthhub.params import IdField, query_params
 from workers.models import StaffRole
-from workers.names import person_name
 from workers.roles import has_staff_role
 from workers.selectors import worker_health_for
 from workers.services import access_log_record
@@ -27,24 +27,12 @@ from workers.services import access_log_record
 PAGE_SIZE = 200
 
 
-class AlertOutput(serializers.ModelSerializer):
-    employee_number = serializers.CharField(source="worker.employee_number")
-    worker_name = serializers.SerializerMethodField()
-    department = serializers.CharField(source="worker.department.name")
-    site = serializers.IntegerField(source="worker.site_id")
+class AlertOutput(AlertPayload):
     events = serializers.SerializerMethodField()
     message_text = serializers.SerializerMethodField()
 
-    class Meta:
-        model = Alert
-        fields = [
-            "id", "worker", "employee_number", "worker_name", "department", "site", "kind", "severity",
-            "status", "message", "message_text", "evidence", "opened_at", "updated_at", "acknowledged_at",
-            "resolved_at", "escalated_at", "auto_resolved", "events",
-        ]  # fmt: skip
-
-    def get_worker_name(self, alert: Alert) -> str:
-        return person_name(alert.worker.user)
+    class Meta(AlertPayload.Meta):
+        fields = [*AlertPayload.Meta.fields, "message_text", "evidence", "events"]
 
     def get_message_text(self, alert: Alert) -> str:
         """The message in the requester's language."""

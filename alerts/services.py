@@ -19,41 +19,19 @@ from alerts import escalation
 from alerts.lag import EVALUATION_LAG
 from alerts.models import SEVERITY_RANK, Alert, AlertEvent, AlertStatus, Baseline, Snooze, WorkerZone
 from alerts.notify.services import notifications_record
+from alerts.payloads import alert_payload
 from alerts.rules.base import Evaluation, State
 from devices import protocol
 from devices.models import Device, DeviceStatus
 from healthhub import metrics
 from healthhub.live import device_group, group_send_now, site_clinicians_group, worker_group
 from workers.models import Worker
-from workers.names import person_name
 
 log = logging.getLogger(__name__)
 
 
 class AlertActionError(Exception):
     """An action that does not apply to the alert in its current state."""
-
-
-def alert_payload(alert: Alert) -> dict:
-    """What dashboards and the portal receive about an alert (also the API's shape)."""
-    return {
-        "id": alert.pk,
-        "worker": alert.worker_id,
-        "employee_number": alert.worker.employee_number,
-        "worker_name": person_name(alert.worker.user),
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "status": alert.status,
-        "message": alert.message,
-        "opened_at": alert.opened_at.isoformat(),
-        "updated_at": alert.updated_at.isoformat(),
-        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
-        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-        "escalated_at": alert.escalated_at.isoformat() if alert.escalated_at else None,
-        "auto_resolved": alert.auto_resolved,
-        "zone": alert.zone,
-        "responder_status": alert.responder_status,
-    }
 
 
 def _publish(alert: Alert, change: str, *, to_device: bool = False) -> None:

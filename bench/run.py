@@ -39,6 +39,7 @@ from bench.procs import (
     tree,
     tree_rss_mib,
 )
+from healthhub.serve import uvicorn_command
 from healthhub.stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,34 +162,13 @@ def drop_database(plan: Plan) -> None:
 
 
 def start_healthhub(sup: Supervisor, plan: Plan, env: dict[str, str]) -> Proc:
-    argv = [
-        str(VENV_BIN / "uvicorn"),
-        "healthhub.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(plan.port),
-        "--workers",
-        str(plan.workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--ws",
-        plan.ws,
-        "--backlog",
-        "8192",
-        "--lifespan",
-        "off",
-        # The client address is REMOTE_ADDR unless TRUSTED_PROXIES says otherwise
-        # (accounts.client_address); uvicorn would believe X-Forwarded-For from 127.0.0.1.
-        "--no-proxy-headers",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--timeout-graceful-shutdown",
-        "5",
-    ]
+    argv = uvicorn_command(
+        host="127.0.0.1",
+        port=plan.port,
+        workers=plan.workers,
+        graceful_shutdown_s=5,
+        extra=("--loop", "uvloop", "--http", "httptools", "--ws", plan.ws, "--backlog", "8192"),
+    )
     return sup.start("uvicorn", argv, env)
 
 

@@ -26,9 +26,9 @@ from alerts.rules.device import evaluate_signal
 from alerts.rules.engine import evaluate_window
 from alerts.rules.thresholds import DEFAULTS, Thresholds
 from alerts.selectors import HISTORY_METRICS, HISTORY_SPAN, RAW_SPAN
+from alerts.services import auto_resolve_after
 from simulation.physiology import Episode, Physiology, Scenario, WorkerProfile, shift_on
 
-AUTO_RESOLVE_AFTER = timedelta(minutes=10)
 EPISODE_SPAN = timedelta(minutes=45)
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -168,9 +168,9 @@ class _Series:
                     continue
                 if current is not None:
                     # Steps per minute are a count, anything else a mean (as window_load reads them).
-                    value = current[1] if metric == "steps" else current[1] / current[2]
+                    done = current[1] if metric == "steps" else current[1] / current[2]
                     self.minutes.setdefault(metric, []).append(current[0])
-                    self.means.setdefault(metric, []).append(Sample(current[0], value))
+                    self.means.setdefault(metric, []).append(Sample(current[0], done))
                 self.current[metric] = [minute, float(value), 1]
 
     def window(self, now: datetime) -> Window:
@@ -194,11 +194,14 @@ class _Series:
 
 
 class _Lifecycle:
-    """The open/update/auto-resolve part of alert_apply, without a database."""
+    """The open/update/auto-resolve part of alerts.services.alert_apply,
+    without a database (tests/simulation/test_replay_matches_server.py holds
+    the two to the same verdicts)."""
 
     def __init__(self, result: ShiftResult) -> None:
         self.result = result
         self.open: dict[str, datetime | None] = {}  # kind -> clear since
+        self.resolve_after = auto_resolve_after()
 
     def apply(self, kind: str, state: State, severity: str | None, message: str, now: datetime) -> None:
         if state is State.ACTIVE:
@@ -214,7 +217,7 @@ class _Lifecycle:
                 self.open[kind] = None
             elif self.open[kind] is None:
                 self.open[kind] = now
-            elif now - self.open[kind] >= AUTO_RESOLVE_AFTER:
+            elif now - self.open[kind] >= self.resolve_after:
                 del self.open[kind]
 
 

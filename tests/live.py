@@ -27,7 +27,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -35,6 +34,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from healthhub.serve import uvicorn_command
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEVICES_PATH = "/ws/devices/v1/"
@@ -111,26 +112,7 @@ class AsgiServer:
         if self.running:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "healthhub.asgi:application",
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-            "--lifespan",
-            "off",  # Django's ASGI handler does not speak lifespan
-            # The client address is REMOTE_ADDR unless TRUSTED_PROXIES says otherwise
-            # (accounts.client_address); uvicorn would believe X-Forwarded-For from 127.0.0.1.
-            "--no-proxy-headers",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "2",
-        ]
+        command = uvicorn_command(host=self.host, port=self.port, graceful_shutdown_s=2)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

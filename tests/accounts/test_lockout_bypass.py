@@ -108,3 +108,22 @@ def test_the_production_image_does_not_believe_forwarded_headers():
     cmd = [line for line in (settings.BASE_DIR / "Dockerfile").read_text().splitlines() if line.startswith("CMD")]
     assert len(cmd) == 1 and "uvicorn" in cmd[0]
     assert '"--no-proxy-headers"' in cmd[0] and '"--proxy-headers"' not in cmd[0]
+
+
+def test_every_server_we_start_comes_from_one_command_line():
+    """The demo, the live and fault tests and the benches start uvicorn
+    through healthhub.serve, so the flag above cannot be missed by one."""
+    from django.conf import settings
+
+    from healthhub.serve import uvicorn_command
+
+    command = uvicorn_command(host="127.0.0.1", port=8000, workers=2, extra=("--backlog", "64"))
+    assert "--no-proxy-headers" in command and "--proxy-headers" not in command
+    assert command[command.index("--workers") + 1] == "2" and command[-2:] == ["--backlog", "64"]
+    needle = '"healthhub.asgi' + ':application"'  # not spelt whole here, or this file would count
+    builders = sorted(
+        str(path.relative_to(settings.BASE_DIR))
+        for path in settings.BASE_DIR.rglob("*.py")
+        if not {".venv", "var"} & set(path.parts) and needle in path.read_text()
+    )
+    assert builders == ["healthhub/serve.py"]

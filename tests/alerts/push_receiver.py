@@ -34,7 +34,7 @@ class Received:
     headers: dict[str, str]
     payload: dict
     vapid_claims: dict
-    at: float
+    at: float  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -88,7 +88,7 @@ class PushService:
                         {k.lower(): v for k, v in self.headers.items()},
                         json.loads(plain),
                         claims,
-                        time.perf_counter(),
+                        time.monotonic(),
                     )
                 )
                 service.event.set()

@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -27,6 +26,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from healthhub.env import env_int
+from healthhub.serve import uvicorn_command
 from simulation.management.commands.seed_demo import format_logins
 from simulation.management.commands.simulate_wearables import (
     add_simulation_arguments,
@@ -110,26 +110,7 @@ class Command(BaseCommand):
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
         # Task and request chatter would drown the demo's own output.
         env.setdefault("LOG_LEVEL", "WARNING")
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "healthhub.asgi:application",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            # The client address is REMOTE_ADDR unless TRUSTED_PROXIES says otherwise
-            # (accounts.client_address); uvicorn would believe X-Forwarded-For from 127.0.0.1.
-            "--no-proxy-headers",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "3",
-        ]
+        command = uvicorn_command(host=host, port=port)
         # Its own process group: Ctrl-C reaches this command only, which then
         # stops the simulator first and the server last.
         return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, process_group=0)
