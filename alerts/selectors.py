@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Avg, Case, Q, QuerySet, Sum, When
+from django.db.models import Avg, Case, Max, Q, QuerySet, Sum, When
 
 from alerts.models import Alert, AlertEvent, Baseline, SiteThresholds
 from alerts.rules.base import Profile, Sample, Window
@@ -23,6 +23,13 @@ from workers.selectors import worker_on_shift, workers_health_visible_to
 RAW_SPAN = timedelta(minutes=20)
 HISTORY_SPAN = timedelta(hours=3)
 HISTORY_METRICS = ("heart_rate", "steps", "core_temp", "spo2")
+# The recent past is read in buckets this wide: one sample per metric and
+# bucket, at the time of its last reading, with the mean of the bucket's
+# values (steps: their sum). A wearable that reports every 5 s or less often
+# is read reading by reading; a dense one (a heart rate 12 times a second)
+# costs the rules the same as a sparse one, so evaluation scales with
+# workers and time, not with the readings' rate (docs/rules.md, "Windows").
+RAW_BUCKET_S = 5
 
 
 # An SOS or a fall is judged by when it arrived as much as by when it
@@ -63,10 +70,13 @@ def windows_load(worker_ids: list[int] | set[int], now: datetime) -> dict[int, W
     recent = (
         Reading.objects.filter(worker_id__in=ids, measured_at__gte=raw_start, measured_at__lte=now)
         .exclude(metric__in=EVENT_METRICS)
-        .order_by("measured_at")
+        .annotate(bucket=EpochBucket("measured_at", RAW_BUCKET_S))
+        .values("worker_id", "metric", "bucket")
+        .annotate(last=Max("measured_at"), mean=Case(When(metric="steps", then=Sum("value")), default=Avg("value")))
+        .order_by("bucket")
     )
-    for worker_id, metric, value, at in recent.values_list("worker_id", "metric", "value", "measured_at"):
-        series[worker_id][metric].append(Sample(at, value))
+    for row in recent:
+        series[row["worker_id"]][row["metric"]].append(Sample(row["last"], row["mean"]))
     events = (
         Reading.objects.filter(worker_id__in=ids, metric__in=EVENT_METRICS, measured_at__lte=now)
         .filter(Q(measured_at__gte=raw_start) | Q(received_at__gte=now - EVENT_SPAN, received_at__lte=now))
@@ -77,6 +87,20 @@ def windows_load(worker_ids: list[int] | set[int], now: datetime) -> dict[int, W
     ):
         series[worker_id][metric].append(Sample(at, value, received_at=received))
     return {worker_id: Window(now=now, series=dict(by_metric)) for worker_id, by_metric in series.items()}
+
+
+def raw_buckets(metric: str, samples: list[Sample]) -> list[Sample]:
+    """What ``windows_load`` reads of the recent past, for samples held in
+    memory (the replay): the same RAW_BUCKET_S buckets, oldest first."""
+    buckets: dict[int, list[Sample]] = {}
+    for sample in samples:
+        buckets.setdefault(int(sample.at.timestamp()) // RAW_BUCKET_S, []).append(sample)
+    out = []
+    for _, held in sorted(buckets.items()):
+        values = [s.value for s in held]
+        total = sum(values)
+        out.append(Sample(max(s.at for s in held), total if metric == "steps" else total / len(values)))
+    return out
 
 
 def thresholds_for(site_id: int) -> Thresholds:

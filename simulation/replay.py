@@ -25,7 +25,7 @@ from alerts.rules.base import Profile, Sample, State, Window
 from alerts.rules.device import evaluate_signal
 from alerts.rules.engine import evaluate_window
 from alerts.rules.thresholds import DEFAULTS, Thresholds
-from alerts.selectors import HISTORY_METRICS, HISTORY_SPAN, RAW_SPAN
+from alerts.selectors import HISTORY_METRICS, HISTORY_SPAN, RAW_SPAN, raw_buckets
 from alerts.services import auto_resolve_after
 from simulation.physiology import Episode, Physiology, Scenario, WorkerProfile, shift_on
 
@@ -174,14 +174,15 @@ class _Series:
                 self.current[metric] = [minute, float(value), 1]
 
     def window(self, now: datetime) -> Window:
-        """Raw samples for the last RAW_SPAN, per-minute means before that for
-        HISTORY_METRICS back to HISTORY_SPAN: what alerts.selectors.window_load
-        reads (here whole minutes only)."""
+        """Raw samples (in RAW_BUCKET_S buckets) for the last RAW_SPAN,
+        per-minute means before that for HISTORY_METRICS back to
+        HISTORY_SPAN: what alerts.selectors.window_load reads (here whole
+        minutes only)."""
         series: dict[str, list[Sample]] = {}
         for metric, samples in self.samples.items():
             times = self.times[metric]
             end = bisect.bisect_right(times, now)
-            recent = samples[bisect.bisect_left(times, now - RAW_SPAN) : end]
+            recent = raw_buckets(metric, samples[bisect.bisect_left(times, now - RAW_SPAN) : end])
             older: list[Sample] = []
             if metric in HISTORY_METRICS:
                 minutes = self.minutes.get(metric, [])

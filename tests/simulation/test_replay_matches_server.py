@@ -37,9 +37,10 @@ def rounded(series: dict) -> dict:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_replays_window_is_the_servers_window(alice, seed):
     """About 3.5 hours of a simulated wearable (a fall and an SOS among
-    them, at times that do not fall on whole seconds of the minute), stored
-    through ingestion and added to the replay's series; at each minute the
-    two windows hold the same samples per metric."""
+    them, at times that do not fall on whole seconds of the minute; the last
+    25 minutes several readings a second, as a dense sensor sends them),
+    stored through ingestion and added to the replay's series; at each
+    minute the two windows hold the same samples per metric."""
     rng = random.Random(seed)
     device, _ = device_provision(serial="R-1", worker=alice)
     model = Physiology(
@@ -66,7 +67,8 @@ def test_the_replays_window_is_the_servers_window(alice, seed):
                 received_at=at,
             )
             series.add(at, values)
-        at += timedelta(seconds=rng.choice((23, 30, 30, 37)))
+        dense = at >= end - timedelta(minutes=25)
+        at += timedelta(seconds=rng.choice((0.3, 0.7, 1.1) if dense else (23, 30, 30, 37)))
 
     checked, with_events = 0, 0
     now = START + HISTORY_SPAN + timedelta(minutes=1)
@@ -78,6 +80,7 @@ def test_the_replays_window_is_the_servers_window(alice, seed):
         with_events += "sos" in server
         now += timedelta(minutes=1)
     assert checked >= 30
+    assert len(server["heart_rate"]) < 20 * 60 / 5 + 200  # the dense part read in 5-second buckets
     assert with_events >= 10  # the SOS was in the compared windows
 
 
