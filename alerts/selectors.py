@@ -3,40 +3,34 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Avg, Case, Max, Q, QuerySet, Sum, When
+from django.db.models import Q, QuerySet
 
 from alerts.models import Alert, AlertEvent, Baseline, SiteThresholds
 from alerts.rules.base import Profile, Sample, Window
 from alerts.rules.thresholds import DEFAULTS, Thresholds
-from devices.buckets import EpochBucket
-from devices.models import Reading
+from devices.models import Reading, WindowBucket
+from devices.windows import (
+    EVENT_METRICS,
+    HISTORY_SPAN,
+    MINUTE_S,
+    RAW_BUCKET_S,
+    RAW_SPAN,
+    bucket_value,
+    floor_to,
+    raw_from,
+)
 from workers.models import CheckIn, Worker
 from workers.selectors import worker_on_shift, workers_health_visible_to
 
-# Raw readings for the recent past; per-minute means further back (enough
-# for the core-temperature filter and the sustained-illness rule, at a
-# fraction of the rows).
-RAW_SPAN = timedelta(minutes=20)
-HISTORY_SPAN = timedelta(hours=3)
-HISTORY_METRICS = ("heart_rate", "steps", "core_temp", "spo2")
-# The recent past is read in buckets this wide: one sample per metric and
-# bucket, at the time of its last reading, with the mean of the bucket's
-# values (steps: their sum). A wearable that reports every 5 s or less often
-# is read reading by reading; a dense one (a heart rate 12 times a second)
-# costs the rules the same as a sparse one, so evaluation scales with
-# workers and time, not with the readings' rate (docs/rules.md, "Windows").
-RAW_BUCKET_S = 5
-
-
+# The window's spans and buckets are kept by ingestion (devices.windows).
 # An SOS or a fall is judged by when it arrived as much as by when it
 # happened: one buffered by a device while offline is still news when it
 # arrives (alerts.rules.events). Those that arrived this recently are loaded
 # whatever their age.
-EVENT_METRICS = ("sos", "fall")
 EVENT_SPAN = timedelta(minutes=10)
 
 
@@ -46,40 +40,29 @@ def window_load(worker_id: int, now: datetime) -> Window:
 
 
 def windows_load(worker_ids: list[int] | set[int], now: datetime) -> dict[int, Window]:
-    """``window_load`` for many workers at once: three queries whatever their
-    number (per-minute history, recent raw readings, SOS and falls)."""
+    """``window_load`` for many workers at once: two queries whatever their
+    number, each reading a few hundred rows per worker whatever the
+    readings' rate (the buckets ingestion keeps, devices.windows), and SOS
+    and falls as stored."""
     ids = sorted(set(worker_ids))
     series: dict[int, dict[str, list[Sample]]] = {worker_id: defaultdict(list) for worker_id in ids}
-    raw_start = now - RAW_SPAN
-    older = (
-        Reading.objects.filter(
-            worker_id__in=ids,
-            metric__in=HISTORY_METRICS,
-            measured_at__gte=now - HISTORY_SPAN,
-            measured_at__lt=raw_start,
+    raw_start = raw_from(now)
+    buckets = (
+        WindowBucket.objects.filter(worker_id__in=ids)
+        .filter(
+            Q(span=MINUTE_S, start__gte=floor_to(now - HISTORY_SPAN, MINUTE_S), start__lt=raw_start)
+            | Q(span=RAW_BUCKET_S, start__gte=raw_start, start__lte=now)
         )
-        .annotate(minute=EpochBucket("measured_at", 60))
-        .values("worker_id", "metric", "minute")
-        # A minute of steps is their count (the rules read steps per minute);
-        # of anything else, the mean.
-        .annotate(mean=Case(When(metric="steps", then=Sum("value")), default=Avg("value")))
-        .order_by("minute")
+        .order_by("start")
+        .values_list("worker_id", "span", "metric", "start", "count", "total", "last_at")
     )
-    for row in older:
-        series[row["worker_id"]][row["metric"]].append(Sample(datetime.fromtimestamp(row["minute"], UTC), row["mean"]))
-    recent = (
-        Reading.objects.filter(worker_id__in=ids, measured_at__gte=raw_start, measured_at__lte=now)
-        .exclude(metric__in=EVENT_METRICS)
-        .annotate(bucket=EpochBucket("measured_at", RAW_BUCKET_S))
-        .values("worker_id", "metric", "bucket")
-        .annotate(last=Max("measured_at"), mean=Case(When(metric="steps", then=Sum("value")), default=Avg("value")))
-        .order_by("bucket")
-    )
-    for row in recent:
-        series[row["worker_id"]][row["metric"]].append(Sample(row["last"], row["mean"]))
+    for worker_id, span, metric, start, count, total, last_at in buckets:
+        # A minute's sample stands at the minute's start, a bucket's at its last reading.
+        at = start if span == MINUTE_S else last_at
+        series[worker_id][metric].append(Sample(at, bucket_value(metric, total, count)))
     events = (
         Reading.objects.filter(worker_id__in=ids, metric__in=EVENT_METRICS, measured_at__lte=now)
-        .filter(Q(measured_at__gte=raw_start) | Q(received_at__gte=now - EVENT_SPAN, received_at__lte=now))
+        .filter(Q(measured_at__gte=now - RAW_SPAN) | Q(received_at__gte=now - EVENT_SPAN, received_at__lte=now))
         .order_by("measured_at")
     )
     for worker_id, metric, value, at, received in events.values_list(
@@ -87,20 +70,6 @@ def windows_load(worker_ids: list[int] | set[int], now: datetime) -> dict[int, W
     ):
         series[worker_id][metric].append(Sample(at, value, received_at=received))
     return {worker_id: Window(now=now, series=dict(by_metric)) for worker_id, by_metric in series.items()}
-
-
-def raw_buckets(metric: str, samples: list[Sample]) -> list[Sample]:
-    """What ``windows_load`` reads of the recent past, for samples held in
-    memory (the replay): the same RAW_BUCKET_S buckets, oldest first."""
-    buckets: dict[int, list[Sample]] = {}
-    for sample in samples:
-        buckets.setdefault(int(sample.at.timestamp()) // RAW_BUCKET_S, []).append(sample)
-    out = []
-    for _, held in sorted(buckets.items()):
-        values = [s.value for s in held]
-        total = sum(values)
-        out.append(Sample(max(s.at for s in held), total if metric == "steps" else total / len(values)))
-    return out
 
 
 def thresholds_for(site_id: int) -> Thresholds:

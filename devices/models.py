@@ -92,6 +92,30 @@ class ReadingMinute(models.Model):
         return f"summary of worker {self.worker_id} at {self.minute.isoformat()}"
 
 
+class WindowBucket(models.Model):
+    """What the risk engine's window holds of a worker's readings, summed
+    as they are stored (devices.windows): per metric, 5-second buckets for
+    the recent past and minute buckets for the hours before. An evaluation
+    reads a few hundred of these instead of re-reading every raw reading of
+    the last hours at every turn. Written in the transaction that stores the
+    readings, from the readings it inserted (so a re-sent batch adds
+    nothing); pruned past the window by beat."""
+
+    pk = models.CompositePrimaryKey("worker", "span", "metric", "start")
+    # No database constraint: the foreign-key check would lock the worker
+    # row at every store. Deleting a worker still deletes these (Django).
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    span = models.PositiveSmallIntegerField()  # seconds: RAW_BUCKET_S or 60
+    metric = models.CharField(max_length=20)
+    start = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    total = models.FloatField()
+    last_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"window bucket of worker {self.worker_id} at {self.start.isoformat()}"
+
+
 class EvaluationDue(models.Model):
     """The outbox of alert evaluation: one row per worker, written in the
     same transaction as the worker's new readings, saying that readings were

@@ -16,6 +16,7 @@ from devices.models import Device, DeviceStatus, EvaluationDue, Reading
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
 from devices.signals import readings_stored, zone_reported
 from devices.tokens import token_hash, token_new
+from devices.windows import Stored, buckets_add
 from healthhub.live import device_group, group_send_now
 from healthhub.metrics import BATCHES_STORED, READINGS_STORED
 from workers.models import Worker, WorkerEventKind
@@ -166,12 +167,14 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
     # Each new reading is attributed to the first batch that has it, by the
     # key the database gives back for each row it inserted.
     owner: dict[tuple[int, str, object], int] = {}
+    stored_as: dict[tuple[int, str, object], Stored] = {}
     rows: list[tuple[int, int, str, float, datetime]] = []
     for index, batch in enumerate(batches):
         for reading in batch.readings:
             key = (batch.device_id, reading.metric, _time_key(reading.at, postgresql))
             if key not in owner:
                 owner[key] = index
+                stored_as[key] = Stored(batch.worker_id, reading.metric, reading.value, reading.at)
                 rows.append((batch.device_id, batch.worker_id, reading.metric, reading.value, reading.at))
     accepted = [0] * len(batches)
     active = [True] * len(batches)
@@ -188,6 +191,8 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
                 accepted[index] += 1
                 worker_id = batches[index].worker_id
                 due[worker_id] = due.get(worker_id, False) or key[1] in URGENT_METRICS
+            # The risk engine's windows, from what was inserted (a duplicate adds nothing).
+            buckets_add([stored_as[key] for key in inserted])
         if due:
             _record_due(cursor, due, received)
         for index, batch in enumerate(batches):

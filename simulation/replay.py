@@ -25,8 +25,18 @@ from alerts.rules.base import Profile, Sample, State, Window
 from alerts.rules.device import evaluate_signal
 from alerts.rules.engine import evaluate_window
 from alerts.rules.thresholds import DEFAULTS, Thresholds
-from alerts.selectors import HISTORY_METRICS, HISTORY_SPAN, RAW_SPAN, raw_buckets
 from alerts.services import auto_resolve_after
+from devices.windows import (
+    EVENT_METRICS,
+    HISTORY_METRICS,
+    HISTORY_SPAN,
+    MINUTE_S,
+    RAW_BUCKET_S,
+    RAW_SPAN,
+    floor_to,
+    raw_buckets,
+    raw_from,
+)
 from simulation.physiology import Episode, Physiology, Scenario, WorkerProfile, shift_on
 
 EPISODE_SPAN = timedelta(minutes=45)
@@ -174,20 +184,25 @@ class _Series:
                 self.current[metric] = [minute, float(value), 1]
 
     def window(self, now: datetime) -> Window:
-        """Raw samples (in RAW_BUCKET_S buckets) for the last RAW_SPAN,
-        per-minute means before that for HISTORY_METRICS back to
-        HISTORY_SPAN: what alerts.selectors.window_load reads (here whole
-        minutes only)."""
+        """What alerts.selectors.window_load reads at ``now`` from the
+        buckets ingestion keeps (devices.windows): the raw part in
+        RAW_BUCKET_S buckets from the minute of now - RAW_SPAN, per-minute
+        means of HISTORY_METRICS before that, back to HISTORY_SPAN."""
         series: dict[str, list[Sample]] = {}
+        start = raw_from(now)
+        until = floor_to(now, RAW_BUCKET_S) + timedelta(seconds=RAW_BUCKET_S)
         for metric, samples in self.samples.items():
             times = self.times[metric]
-            end = bisect.bisect_right(times, now)
-            recent = raw_buckets(metric, samples[bisect.bisect_left(times, now - RAW_SPAN) : end])
+            if metric in EVENT_METRICS:  # SOS and falls as sent, not bucketed
+                recent = samples[bisect.bisect_left(times, now - RAW_SPAN) : bisect.bisect_right(times, now)]
+            else:
+                held = samples[bisect.bisect_left(times, start) : bisect.bisect_left(times, until)]
+                recent = [Sample(at, v) for at, v in raw_buckets(metric, [(s.at, s.value) for s in held], now)]
             older: list[Sample] = []
             if metric in HISTORY_METRICS:
                 minutes = self.minutes.get(metric, [])
-                first = bisect.bisect_left(minutes, now - HISTORY_SPAN)
-                last = bisect.bisect_right(minutes, now - RAW_SPAN - timedelta(minutes=1))
+                first = bisect.bisect_left(minutes, floor_to(now - HISTORY_SPAN, MINUTE_S))
+                last = bisect.bisect_left(minutes, start)
                 older = self.means.get(metric, [])[first:last]
             if recent or older:
                 series[metric] = older + recent
