@@ -155,6 +155,9 @@ def _seq_of(message: dict[str, Any]) -> int | None:
     return None
 
 
+_ISO_OFFSET = re.compile(r"(Z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
+
+
 def parse_timestamp(raw: Any) -> datetime | None:
     """ISO 8601 with an offset, or integer epoch milliseconds; None if neither."""
     if isinstance(raw, bool):
@@ -170,8 +173,12 @@ def parse_timestamp(raw: Any) -> datetime | None:
             parsed = datetime.fromisoformat(raw)
         except ValueError:
             return None
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
+        if parsed.utcoffset() is None:
             return None  # the protocol requires an offset: local time is ambiguous
+        if not _ISO_OFFSET.search(raw):
+            # ISO 8601 offsets are Z, ±hh, ±hhmm or ±hh:mm; Python also reads
+            # seconds and fractions there, and drops the fractions (3.11).
+            return None
         try:
             return parsed.astimezone(UTC)
         except OverflowError:

@@ -63,12 +63,13 @@ def _sums(readings: list[Stored]) -> dict[tuple[int, int, str, datetime], list]:
     """(worker, span, metric, start) -> [count, total, last_at]. Old
     readings (a device's backlog) get buckets too: an evaluation may look
     back at their time, and pruning forgets them."""
-    sums: dict[tuple[int, int, str, datetime], list] = {}
+    sums: dict[tuple[int, int, str, int], list] = {}
     for worker_id, metric, value, at in readings:
         if metric in EVENT_METRICS:
             continue
+        second = int(at.timestamp())
         for span in (RAW_BUCKET_S, MINUTE_S) if metric in HISTORY_METRICS else (RAW_BUCKET_S,):
-            key = (worker_id, span, metric, floor_to(at, span))
+            key = (worker_id, span, metric, second - second % span)
             held = sums.get(key)
             if held is None:
                 sums[key] = [1, value, at]
@@ -77,7 +78,7 @@ def _sums(readings: list[Stored]) -> dict[tuple[int, int, str, datetime], list]:
                 held[1] += value
                 if at > held[2]:
                     held[2] = at
-    return sums
+    return {(w, span, m, datetime.fromtimestamp(start, UTC)): held for (w, span, m, start), held in sums.items()}
 
 
 def buckets_add(readings: list[Stored]) -> None:

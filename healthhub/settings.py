@@ -409,8 +409,9 @@ ALERTS = {
     # A condition cleared (by its margin) for this long resolves its alert.
     "AUTO_RESOLVE_AFTER_S": env_int("ALERT_AUTO_RESOLVE_AFTER_S", 600),
     # Routine re-evaluation of a worker at most this often (seconds); an SOS
-    # or a fall is evaluated at once on the "urgent" queue.
-    "EVALUATE_EVERY_S": env_int("ALERT_EVALUATE_EVERY_S", 30),
+    # or a fall is evaluated at once on the "urgent" queue. A reading waits at
+    # most about this long for its evaluation (the lag's floor, docs/durable.md).
+    "EVALUATE_EVERY_S": env_int("ALERT_EVALUATE_EVERY_S", 15),
     "URGENT_COALESCE_S": 2,
     # Workers per routine evaluation task (their windows load in one query).
     "EVALUATE_BATCH": env_int("ALERT_EVALUATE_BATCH", 100),
