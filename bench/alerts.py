@@ -773,7 +773,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/12", help="Redis database flushed for the bench")
     p.add_argument("--port", type=int, default=8200, help="healthhub's port (8200)")
-    p.add_argument("--time-limit", type=float, default=320, help="bound on the measuring phases, seconds (320)")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="bound on the measuring phases, seconds (default: the load's length + 200)",
+    )
     # Internal: the subprocesses of this script.
     p.add_argument("--setup", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--load", type=Path, help=argparse.SUPPRESS)
@@ -784,6 +789,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.devices, args.probes, args.interval = 200, 30, 1.0
         args.fanout, args.fanout_alerts = [10, 100], 10
+    if args.time_limit is None:
+        args.time_limit = (args.load_seconds or 120 + args.probes * args.interval) + 200
     return args
 
 
