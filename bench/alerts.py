@@ -3,7 +3,8 @@
 Run as ``python -m bench.alerts [--quick]``. The script starts everything it
 measures, only on 127.0.0.1, and stops it at the end (also on failure or
 Ctrl-C): a fresh PostgreSQL database (dropped, re-created, migrated), a
-flushed Redis database, uvicorn (``--workers 2``) and one Celery worker (no
+flushed Redis database, uvicorn (``--workers 2``) and two Celery workers as
+compose.yaml runs them, one for the urgent queue alone and one for both (no
 beat: it is off when REDIS_URL is set).
 
 1. End-to-end alert latency under load: N simulated wearables (default
@@ -702,11 +703,16 @@ def orchestrate(args: argparse.Namespace) -> int:
             ),
             env,
         )
-        celery = start_celery(sup, env, nice=0)  # the same worker as the ingestion bench's
+        # As compose.yaml deploys them: a worker of its own for SOS and falls,
+        # so that an urgent task never waits for a slot that a batch of
+        # routine evaluations holds, beside the worker of both queues.
+        urgent = start_celery(sup, env, nice=0, queues="urgent", concurrency=1, name="celery-urgent")
+        celery = start_celery(sup, env, nice=0)
         wait_port(args.port, server, 60)
         result = asyncio.run(asyncio.wait_for(measure(args, data, sup, env, data_path, pager), args.time_limit))
-        if not celery.alive():
-            raise BenchError(f"the Celery worker exited:\n{celery.log_tail()}")
+        for worker in (urgent, celery):
+            if not worker.alive():
+                raise BenchError(f"a Celery worker exited:\n{worker.log_tail()}")
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
         return 130
@@ -728,6 +734,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             "devices": args.devices,
             "uvicorn_workers": 2,
             "celery_concurrency": 2,
+            "celery_urgent_worker_concurrency": 1,
             "cpus": os.cpu_count(),
             "targets": {"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS, "push_p99_ms": TARGET_PUSH_P99_MS},
             "seconds": round(time.monotonic() - started, 1),

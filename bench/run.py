@@ -172,23 +172,33 @@ def start_healthhub(sup: Supervisor, plan: Plan, env: dict[str, str]) -> Proc:
     return sup.start("uvicorn", argv, env)
 
 
-def start_celery(sup: Supervisor, env: dict[str, str], nice: int) -> Proc:
+def start_celery(
+    sup: Supervisor,
+    env: dict[str, str],
+    nice: int,
+    *,
+    queues: str = "urgent,celery",
+    concurrency: int = 2,
+    name: str = "celery",
+) -> Proc:
     argv = [
         str(VENV_BIN / "celery"),
         "-A",
         "healthhub",
         "worker",
         "-Q",
-        "urgent,celery",
+        queues,
         "--loglevel",
         "WARNING",
         "--concurrency",
-        "2",
+        str(concurrency),
+        "--hostname",
+        f"{name}@%h",
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
     ]
-    return sup.start("celery", argv, env, nice=nice)
+    return sup.start(name, argv, env, nice=nice)
 
 
 def start_baseline(sup: Supervisor, plan: Plan, env: dict[str, str], commit: str = "group") -> Proc:

@@ -35,7 +35,7 @@ def test_redis_persists_and_needs_a_password():
 def test_postgresql_has_a_password_and_the_apps_read_urls_from_secrets():
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
     assert "POSTGRES_HOST_AUTH_METHOD" not in services["postgres"]["environment"]
-    for name in ("web", "worker", "beat", "migrate"):
+    for name in ("web", "worker", "worker-urgent", "beat", "migrate"):
         env = services[name]["environment"]
         assert env["DATABASE_URL_FILE"] == "/run/secrets/database_url", name
         assert env["REDIS_URL_FILE"] == "/run/secrets/redis_url", name
