@@ -135,13 +135,17 @@ def buckets_prune(now: datetime) -> int:
 def raw_buckets(metric: str, samples: list[tuple[datetime, float]], now: datetime) -> list[tuple[datetime, float]]:
     """The raw part of the window from (at, value) pairs held in memory,
     oldest first: what windows_load reads from the buckets at ``now``."""
-    first, last = raw_from(now), floor_to(now, RAW_BUCKET_S)
-    buckets: dict[datetime, list] = {}
+    first = int(raw_from(now).timestamp()) // RAW_BUCKET_S
+    last = int(now.timestamp()) // RAW_BUCKET_S
+    buckets: dict[int, list] = {}
     for at, value in samples:
-        start = floor_to(at, RAW_BUCKET_S)
-        if first <= start <= last:
-            held = buckets.setdefault(start, [0, 0.0, at])
-            held[0] += 1
-            held[1] += value
-            held[2] = max(held[2], at)
+        key = int(at.timestamp()) // RAW_BUCKET_S
+        if first <= key <= last:
+            held = buckets.get(key)
+            if held is None:
+                buckets[key] = [1, value, at]
+            else:
+                held[0] += 1
+                held[1] += value
+                held[2] = max(held[2], at)
     return [(held[2], bucket_value(metric, held[1], held[0])) for _, held in sorted(buckets.items())]
