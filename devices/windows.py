@@ -135,17 +135,10 @@ def buckets_prune(now: datetime) -> int:
 def raw_buckets(metric: str, samples: list[tuple[datetime, float]], now: datetime) -> list[tuple[datetime, float]]:
     """The raw part of the window from (at, value) pairs held in memory,
     oldest first: what windows_load reads from the buckets at ``now``."""
-    first = int(raw_from(now).timestamp()) // RAW_BUCKET_S
-    last = int(now.timestamp()) // RAW_BUCKET_S
-    buckets: dict[int, list] = {}
-    for at, value in samples:
-        key = int(at.timestamp()) // RAW_BUCKET_S
-        if first <= key <= last:
-            held = buckets.get(key)
-            if held is None:
-                buckets[key] = [1, value, at]
-            else:
-                held[0] += 1
-                held[1] += value
-                held[2] = max(held[2], at)
-    return [(held[2], bucket_value(metric, held[1], held[0])) for _, held in sorted(buckets.items())]
+    first, last = raw_from(now), floor_to(now, RAW_BUCKET_S)
+    sums = _sums([Stored(0, metric, value, at) for at, value in samples])
+    return [
+        (held[2], bucket_value(metric, held[1], held[0]))
+        for (_, span, _, start), held in sorted(sums.items())
+        if span == RAW_BUCKET_S and first <= start <= last
+    ]
