@@ -37,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
         "--devices",
         type=_levels,
         metavar="N,N",
-        help="idle-connection levels for the memory and capacity phase; the largest is held (default 1000,5000)",
+        help="idle-connection levels for the memory and capacity phase; the largest is held (default 1000,10000)",
     )
     p.add_argument("--throughput-devices", type=int, metavar="N", help="devices in the throughput phase (1000)")
     p.add_argument("--duration", type=float, metavar="S", help="throughput phase length in seconds (30)")
@@ -100,7 +100,7 @@ def parser() -> argparse.ArgumentParser:
 
 def plan_from(args: argparse.Namespace) -> Plan:
     quick = args.quick
-    levels = args.devices or ([100, 200] if quick else [1000, 5000])
+    levels = args.devices or ([100, 200] if quick else [1000, 10000])
 
     def pick(value: float | None, full: float, small: float) -> float:
         return value if value is not None else (small if quick else full)

@@ -11,8 +11,8 @@ THROUGHPUT_MIN = 20_000  # readings/s stored, batches of 25, none lost
 # Of the baseline that commits in groups as healthhub does (the fair limit).
 THROUGHPUT_SHARE_OF_BASELINE = 0.8
 LATENCY_P95_MAX_MS = 250  # at 1,000 devices x 1 batch / 2 s
-CAPACITY_DEVICES = 5_000
-MEMORY_RATIO_MAX = 3.0  # MB per 1,000 idle connections, healthhub / baseline
+CAPACITY_DEVICES = 10_000
+MEMORY_RATIO_MAX = 2.5  # MB per 1,000 idle connections, healthhub / baseline
 
 
 def median_round(runs: list[dict]) -> dict:
