@@ -54,6 +54,15 @@ def on_call(site, primary, backup=None, now=None):
     )  # fmt: skip
 
 
+@pytest.fixture
+def clara_paged(alice, clara, push_service):
+    """clara is on call at alice's site, takes warnings and worse by push,
+    and has her phone subscribed."""
+    on_call(alice.site, clara)
+    prefs(clara)
+    subscribe(push_service, clara)
+
+
 def subscribe(push_service, user, name="phone"):
     endpoint, browser = push_service.subscribe(f"{user.username}-{name}")
     notify.subscription_save(user=user, name=name, endpoint=endpoint, p256dh=browser.p256dh, auth=browser.auth)
@@ -68,10 +77,8 @@ def prefs(user, language="en", **channels):
     )  # fmt: skip
 
 
+@pytest.mark.usefixtures("clara_paged")
 def test_sos_reaches_the_primary_on_call_phone_encrypted_and_without_diagnosis(alice, clara, push_service):
-    on_call(alice.site, clara)
-    prefs(clara)
-    subscribe(push_service, clara)
     started = time.monotonic()
     alert = sos(alice)
     assert push_service.event.wait(5)
@@ -103,10 +110,8 @@ def test_the_worker_hears_of_their_own_alert_in_their_words(alice, push_service)
     assert push_service.received[0].payload["body"] == "새 알림이 있습니다: healthhub를 열어 보세요"
 
 
+@pytest.mark.usefixtures("clara_paged")
 def test_every_device_of_the_user_gets_it_and_a_gone_one_is_forgotten(alice, clara, push_service):
-    on_call(alice.site, clara)
-    prefs(clara)
-    subscribe(push_service, clara, "phone")
     gone = subscribe(push_service, clara, "tablet")
     push_service.browsers.pop(gone.split(str(push_service.server.server_port))[1])
     original = push_service.browsers.copy()
@@ -133,10 +138,8 @@ def test_every_device_of_the_user_gets_it_and_a_gone_one_is_forgotten(alice, cla
     assert Notification.objects.get().status == DeliveryStatus.SENT
 
 
+@pytest.mark.usefixtures("clara_paged")
 def test_a_refused_push_is_retried_with_backoff_until_it_goes_through(alice, clara, push_service):
-    on_call(alice.site, clara)
-    prefs(clara)
-    subscribe(push_service, clara)
     push_service.status = 503
     with time_machine.travel(timezone.now(), tick=False) as clock:
         sos(alice)
@@ -152,11 +155,9 @@ def test_a_refused_push_is_retried_with_backoff_until_it_goes_through(alice, cla
     assert len(push_service.received) == 1
 
 
+@pytest.mark.usefixtures("clara_paged")
 def test_after_the_last_attempt_the_delivery_is_marked_failed(alice, clara, push_service, settings):
     settings.NOTIFY = {**settings.NOTIFY, "MAX_ATTEMPTS": 2}
-    on_call(alice.site, clara)
-    prefs(clara)
-    subscribe(push_service, clara)
     push_service.status = 500
     with time_machine.travel(timezone.now(), tick=False) as clock:
         sos(alice)
@@ -168,12 +169,10 @@ def test_after_the_last_attempt_the_delivery_is_marked_failed(alice, clara, push
     assert push_service.requests == 2
 
 
+@pytest.mark.usefixtures("clara_paged")
 def test_the_row_is_written_with_the_alert_and_the_sweeper_sends_it_when_the_queue_was_down(
     alice, clara, push_service, monkeypatch
 ):
-    on_call(alice.site, clara)
-    prefs(clara)
-    subscribe(push_service, clara)
     import healthhub.dispatch
 
     def broker_down(*args):
@@ -190,10 +189,8 @@ def test_the_row_is_written_with_the_alert_and_the_sweeper_sends_it_when_the_que
     assert Notification.objects.get().status == DeliveryStatus.SENT
 
 
+@pytest.mark.usefixtures("clara_paged")
 def test_a_claimed_delivery_is_not_sent_twice_and_a_dead_senders_claim_expires(alice, clara, push_service):
-    on_call(alice.site, clara)
-    prefs(clara)
-    subscribe(push_service, clara)
     push_service.status = 503
     with time_machine.travel(timezone.now(), tick=False) as clock:
         sos(alice)
