@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -24,6 +23,7 @@ from alerts.rules.base import Evaluation, State
 from devices import protocol
 from devices.models import Device, DeviceStatus
 from healthhub import metrics
+from healthhub.flags import flags_raise
 from healthhub.live import device_group, group_send_now, site_clinicians_group, worker_group
 from workers.models import Worker
 
@@ -535,7 +535,7 @@ def evaluation_request(*, worker_id: int, urgent: bool = False) -> bool:
 
     conf = settings.ALERTS
     timeout = conf["URGENT_COALESCE_S"] if urgent else conf["EVALUATE_EVERY_S"]
-    if not cache.add(pending_key(worker_id, urgent=urgent), 1, timeout=timeout):
+    if not flags_raise([pending_key(worker_id, urgent=urgent)], timeout)[0]:
         return False
     enqueue(evaluate_worker_urgent if urgent else evaluate_worker, worker_id)
     return True
@@ -566,15 +566,15 @@ def evaluations_request(*, worker_ids: set[int], urgent_ids: set[int] | frozense
     conf = settings.ALERTS
     enqueued = 0
     try:
-        for worker_id in sorted(urgent_ids):
-            if cache.add(pending_key(worker_id, urgent=True), 1, timeout=conf["URGENT_COALESCE_S"]):
+        urgent = sorted(urgent_ids)
+        raised = flags_raise([pending_key(w, urgent=True) for w in urgent], conf["URGENT_COALESCE_S"])
+        for worker_id, first in zip(urgent, raised, strict=True):
+            if first:
                 enqueue(evaluate_worker_urgent, worker_id)
                 enqueued += 1
-        routine = [
-            worker_id
-            for worker_id in sorted(set(worker_ids) - set(urgent_ids))
-            if cache.add(pending_key(worker_id), 1, timeout=conf["EVALUATE_EVERY_S"])
-        ]
+        candidates = sorted(set(worker_ids) - set(urgent_ids))
+        raised = flags_raise([pending_key(w) for w in candidates], conf["EVALUATE_EVERY_S"])
+        routine = [worker_id for worker_id, first in zip(candidates, raised, strict=True) if first]
         size = conf["EVALUATE_BATCH"]
         for start in range(0, len(routine), size):
             enqueue(evaluate_workers, routine[start : start + size])

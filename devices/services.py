@@ -15,8 +15,9 @@ from django.utils import timezone
 from devices.models import Device, DeviceStatus, EvaluationDue, Reading
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
 from devices.signals import readings_stored, zone_reported
+from devices.sql import binary_cursor
 from devices.tokens import token_hash, token_new
-from devices.windows import Stored, buckets_add
+from devices.windows import Row, buckets_add
 from healthhub.live import device_group, group_send_now
 from healthhub.metrics import BATCHES_STORED, READINGS_STORED
 from workers.models import Worker, WorkerEventKind
@@ -166,44 +167,32 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
     postgresql = connection.vendor == "postgresql"
     # Each new reading is attributed to the first batch that has it, by the
     # key the database gives back for each row it inserted.
-    owner: dict[tuple[int, str, object], int] = {}
-    stored_as: dict[tuple[int, str, object], Stored] = {}
-    rows: list[tuple[int, int, str, float, datetime]] = []
+    owner: dict[tuple[int, str, object], int] = {}  # key -> its row in rows
+    rows: list[Row] = []
+    row_batch: list[int] = []
     for index, batch in enumerate(batches):
+        device_id, worker_id = batch.device_id, batch.worker_id
         for reading in batch.readings:
-            key = (batch.device_id, reading.metric, _time_key(reading.at, postgresql))
+            key = (device_id, reading.metric, _time_key(reading.at, postgresql))
             if key not in owner:
-                owner[key] = index
-                stored_as[key] = Stored(batch.worker_id, reading.metric, reading.value, reading.at)
-                rows.append((batch.device_id, batch.worker_id, reading.metric, reading.value, reading.at))
+                owner[key] = len(rows)
+                rows.append((device_id, worker_id, reading.metric, reading.value, reading.at))
+                row_batch.append(index)
     accepted = [0] * len(batches)
-    active = [True] * len(batches)
-    ops = connection.ops
-    received = ops.adapt_datetimefield_value(received_at)
-    device_table = ops.quote_name(Device._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         # Workers with new readings, and whether any of them is an SOS or a fall.
         due: dict[int, bool] = {}
         if rows:
-            inserted = _insert_postgresql(rows, received_at) if postgresql else _insert_values(cursor, rows, received)
-            for key in inserted:
-                index = owner[key]
-                accepted[index] += 1
-                worker_id = batches[index].worker_id
-                due[worker_id] = due.get(worker_id, False) or key[1] in URGENT_METRICS
+            inserted = [owner[key] for key in (_insert_postgresql if postgresql else _insert_values)(rows, received_at)]
+            for row in inserted:
+                accepted[row_batch[row]] += 1
+                _, worker_id, metric, _, _ = rows[row]
+                due[worker_id] = due.get(worker_id, False) or metric in URGENT_METRICS
             # The risk engine's windows, from what was inserted (a duplicate adds nothing).
-            buckets_add([stored_as[key] for key in inserted])
+            buckets_add([rows[row] for row in inserted])
         if due:
-            _record_due(cursor, due, received)
-        for index, batch in enumerate(batches):
-            if batch.touch:
-                battery = next((r.value for r in reversed(batch.readings) if r.metric == "battery"), None)
-                cursor.execute(
-                    f"UPDATE {device_table} SET last_seen_at = %s, battery = COALESCE(%s, battery) "
-                    "WHERE id = %s AND status = %s",
-                    [received, battery, batch.device_id, DeviceStatus.ACTIVE.value],
-                )
-                active[index] = cursor.rowcount > 0
+            _record_due(cursor, due, received_at)
+        active = _devices_touch(cursor, batches, received_at)
     READINGS_STORED.inc(sum(accepted))
     BATCHES_STORED.inc(len(batches))
     return [
@@ -215,7 +204,7 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
 _READING_COLUMNS = "device_id, worker_id, metric, value, measured_at, received_at"
 
 
-def _record_due(cursor, due: dict[int, bool], received: object) -> None:
+def _record_due(cursor, due: dict[int, bool], received_at: datetime) -> None:
     """Record, in the transaction that stores the readings, that these
     workers need evaluating (``due`` says which batches had an SOS or a fall).
 
@@ -223,21 +212,69 @@ def _record_due(cursor, due: dict[int, bool], received: object) -> None:
     share workers then lock their rows in the same order and never deadlock.
     """
     table = connection.ops.quote_name(EvaluationDue._meta.db_table)
-    params: list[object] = []
-    for worker_id in sorted(due):
-        urgent = due[worker_id]
-        params += [worker_id, received, 1 if urgent else None, received if urgent else None]
-    placeholders = ", ".join(["(%s, 1, %s, %s, %s)"] * len(due))
-    cursor.execute(
-        f"INSERT INTO {table} (worker_id, version, pending_since, urgent_version, urgent_since) "
-        f"VALUES {placeholders} ON CONFLICT (worker_id) DO UPDATE SET "
+    workers = sorted(due)
+    upsert = (
+        f"ON CONFLICT (worker_id) DO UPDATE SET "
         f"version = {table}.version + 1, "
         f"pending_since = COALESCE({table}.pending_since, excluded.pending_since), "
         f"urgent_version = CASE WHEN excluded.urgent_since IS NULL THEN {table}.urgent_version "
         f"ELSE {table}.version + 1 END, "
-        f"urgent_since = COALESCE({table}.urgent_since, excluded.urgent_since)",
-        params,
+        f"urgent_since = COALESCE({table}.urgent_since, excluded.urgent_since)"
     )
+    columns = "(worker_id, version, pending_since, urgent_version, urgent_since)"
+    if connection.vendor == "postgresql":
+        with binary_cursor() as binary:
+            binary.execute(
+                f"INSERT INTO {table} {columns} "
+                "SELECT w, 1, %b, CASE WHEN u THEN 1 END, CASE WHEN u THEN %b::timestamptz END "
+                f"FROM unnest(%b::bigint[], %b::bool[]) WITH ORDINALITY AS d(w, u, n) ORDER BY n {upsert}",
+                [received_at, received_at, workers, [due[w] for w in workers]],
+            )
+        return
+    received = connection.ops.adapt_datetimefield_value(received_at)
+    params: list[object] = []
+    for worker_id in workers:
+        urgent = due[worker_id]
+        params += [worker_id, received, 1 if urgent else None, received if urgent else None]
+    placeholders = ", ".join(["(%s, 1, %s, %s, %s)"] * len(due))
+    cursor.execute(f"INSERT INTO {table} {columns} VALUES {placeholders} {upsert}", params)
+
+
+def _devices_touch(cursor, batches: list[BatchToStore], received_at: datetime) -> list[bool]:
+    """Mark the devices of the batches that ask for it as seen now, with
+    their battery level if they sent one, and say for each batch whether
+    its device is still active (a batch that does not touch is taken to be).
+    One UPDATE for the group on PostgreSQL."""
+    touched: dict[int, float | None] = {}  # device -> its latest battery reading in the group
+    for batch in batches:
+        if batch.touch:
+            battery = next((r.value for r in reversed(batch.readings) if r.metric == "battery"), None)
+            if battery is not None or batch.device_id not in touched:
+                touched[batch.device_id] = battery
+    if not touched:
+        return [True] * len(batches)
+    table = connection.ops.quote_name(Device._meta.db_table)
+    devices = sorted(touched)
+    if connection.vendor == "postgresql":
+        with binary_cursor() as binary:
+            binary.execute(
+                f"UPDATE {table} SET last_seen_at = %b, battery = COALESCE(t.b, {table}.battery) "
+                f"FROM unnest(%b::bigint[], %b::float8[]) AS t(d, b) WHERE {table}.id = t.d AND status = %b "
+                f"RETURNING {table}.id",
+                [received_at, devices, [touched[d] for d in devices], DeviceStatus.ACTIVE.value],
+            )
+            active = {row[0] for row in binary.fetchall()}
+    else:
+        received = connection.ops.adapt_datetimefield_value(received_at)
+        active = set()
+        for device_id in devices:
+            cursor.execute(
+                f"UPDATE {table} SET last_seen_at = %s, battery = COALESCE(%s, battery) WHERE id = %s AND status = %s",
+                [received, touched[device_id], device_id, DeviceStatus.ACTIVE.value],
+            )
+            if cursor.rowcount > 0:
+                active.add(device_id)
+    return [not batch.touch or batch.device_id in active for batch in batches]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -253,7 +290,7 @@ def _time_key(at: datetime, postgresql: bool) -> object:
     return str(connection.ops.adapt_datetimefield_value(at))
 
 
-def _insert_postgresql(rows: list[tuple], received_at: datetime) -> list[tuple]:
+def _insert_postgresql(rows: list[Row], received_at: datetime) -> list[tuple]:
     """INSERT the rows, skipping those already stored; the keys of the rows
     inserted, with measured_at as integer microseconds since the epoch.
 
@@ -264,11 +301,9 @@ def _insert_postgresql(rows: list[tuple], received_at: datetime) -> list[tuple]:
     Python) and returns integers (parsing a timestamptz per row costs more
     than the INSERT); it runs in the transaction Django has open.
     """
-    import psycopg
-
     table = connection.ops.quote_name(Reading._meta.db_table)
     devices, workers, metrics, values, ats = (list(column) for column in zip(*rows, strict=True))
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({_READING_COLUMNS}) SELECT d, w, m, v, a, %b "
             "FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::float8[], %b::timestamptz[]) "
@@ -279,25 +314,27 @@ def _insert_postgresql(rows: list[tuple], received_at: datetime) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _insert_values(cursor, rows: list[tuple], received: object) -> list[tuple]:
+def _insert_values(rows: list[Row], received_at: datetime) -> list[tuple]:
     """The same with plain VALUES lists (SQLite, the embedded default); the
     keys with measured_at as the text SQLite stores."""
     table = connection.ops.quote_name(Reading._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
+    received = adapt(received_at)
     inserted: list[tuple] = []
-    for start in range(0, len(rows), _VALUES_ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _VALUES_ROWS_PER_STATEMENT]
-        params: list[object] = []
-        for device, worker, metric, value, at in chunk:
-            params += [device, worker, metric, value, adapt(at), received]
-        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
-        cursor.execute(
-            f"INSERT INTO {table} ({_READING_COLUMNS}) VALUES {placeholders} "
-            "ON CONFLICT DO NOTHING RETURNING device_id, metric, measured_at",
-            params,
-        )
-        # SQLite gives the stored text back parsed (naive UTC): back to text.
-        inserted += [(device, metric, str(at)) for device, metric, at in cursor.fetchall()]
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _VALUES_ROWS_PER_STATEMENT):
+            chunk = rows[start : start + _VALUES_ROWS_PER_STATEMENT]
+            params: list[object] = []
+            for device, worker, metric, value, at in chunk:
+                params += [device, worker, metric, value, adapt(at), received]
+            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} ({_READING_COLUMNS}) VALUES {placeholders} "
+                "ON CONFLICT DO NOTHING RETURNING device_id, metric, measured_at",
+                params,
+            )
+            # SQLite gives the stored text back parsed (naive UTC): back to text.
+            inserted += [(device, metric, str(at)) for device, metric, at in cursor.fetchall()]
     return inserted
 
 

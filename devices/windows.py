@@ -20,11 +20,11 @@ tests/simulation/test_replay_matches_server.py holds the two together.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
 
 from django.db import connection
 
 from devices.models import WindowBucket
+from devices.sql import binary_cursor
 
 RAW_SPAN = timedelta(minutes=20)
 HISTORY_SPAN = timedelta(hours=3)
@@ -38,11 +38,8 @@ KEEP_RAW = RAW_SPAN + timedelta(minutes=10)
 KEEP_MINUTES = HISTORY_SPAN + timedelta(minutes=30)
 
 
-class Stored(NamedTuple):
-    worker_id: int
-    metric: str
-    value: float
-    at: datetime
+# A reading as ingestion stores it: (device_id, worker_id, metric, value, measured_at).
+Row = tuple[int, int, str, float, datetime]
 
 
 def floor_to(at: datetime, seconds: int) -> datetime:
@@ -59,12 +56,12 @@ def bucket_value(metric: str, total: float, count: int) -> float:
     return total if metric == "steps" else total / count
 
 
-def _sums(readings: list[Stored]) -> dict[tuple[int, int, str, datetime], list]:
+def _sums(readings: list[Row]) -> dict[tuple[int, int, str, datetime], list]:
     """(worker, span, metric, start) -> [count, total, last_at]. Old
     readings (a device's backlog) get buckets too: an evaluation may look
     back at their time, and pruning forgets them."""
     sums: dict[tuple[int, int, str, int], list] = {}
-    for worker_id, metric, value, at in readings:
+    for _, worker_id, metric, value, at in readings:
         if metric in EVENT_METRICS:
             continue
         second = int(at.timestamp())
@@ -81,7 +78,7 @@ def _sums(readings: list[Stored]) -> dict[tuple[int, int, str, datetime], list]:
     return {(w, span, m, datetime.fromtimestamp(start, UTC)): held for (w, span, m, start), held in sums.items()}
 
 
-def buckets_add(readings: list[Stored]) -> None:
+def buckets_add(readings: list[Row]) -> None:
     """Add newly stored readings to their workers' buckets, in the caller's
     transaction (one upsert, in key order: two stores that share a worker
     lock its rows in the same order and never deadlock)."""
@@ -91,10 +88,8 @@ def buckets_add(readings: list[Stored]) -> None:
     table = connection.ops.quote_name(WindowBucket._meta.db_table)
     keys = sorted(sums)
     if connection.vendor == "postgresql":
-        import psycopg
-
         columns = list(zip(*((*key, *sums[key]) for key in keys), strict=True))
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        with binary_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (worker_id, span, metric, start, count, total, last_at) "
                 "SELECT * FROM unnest(%b::bigint[], %b::smallint[], %b::text[], %b::timestamptz[], %b::int[], "
@@ -136,7 +131,7 @@ def raw_buckets(metric: str, samples: list[tuple[datetime, float]], now: datetim
     """The raw part of the window from (at, value) pairs held in memory,
     oldest first: what windows_load reads from the buckets at ``now``."""
     first, last = raw_from(now), floor_to(now, RAW_BUCKET_S)
-    sums = _sums([Stored(0, metric, value, at) for at, value in samples])
+    sums = _sums([(0, 0, metric, value, at) for at, value in samples])
     return [
         (held[2], bucket_value(metric, held[1], held[0]))
         for (_, span, _, start), held in sorted(sums.items())

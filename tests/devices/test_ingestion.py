@@ -3,6 +3,8 @@ fallback, and the promises of the group commit when the database fails."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
@@ -12,7 +14,7 @@ from devices.ingestion import DeviceLogin, Refusal, device_authenticate
 from devices.models import EvaluationDue, Reading
 from devices.protocol import Limits
 from devices.services import IncomingBatch, batches_receive, device_provision, device_revoke
-from tests.devices.wsclient import batch, connected, hr_series
+from tests.devices.wsclient import batch, connected, hr_series, iso, now_utc
 from workers.services import consent_withdraw
 
 
@@ -78,6 +80,42 @@ def test_a_failed_group_commit_is_retried_batch_by_batch(alice_device, bob, char
     # Only the stored batches ask for evaluation, and only they are in the outbox.
     assert received.workers_to_evaluate == {device_a.worker_id, device_c.worker_id}
     assert set(EvaluationDue.objects.values_list("worker_id", flat=True)) == {device_a.worker_id, device_c.worker_id}
+
+
+@pytest.mark.django_db
+def test_a_group_commit_touches_each_device_once_with_its_latest_battery(alice_device, bob, charlie):
+    device_a, _ = alice_device
+    device_b, _ = device_provision(serial="B-1", worker=bob)
+    device_c, _ = device_provision(serial="C-1", worker=charlie)
+    device_revoke(device=device_c)
+    device_b.battery = 77
+    device_b.save(update_fields=["battery"])
+
+    def battery(value: float, second: int) -> dict:
+        return {"metric": "battery", "value": value, "at": iso(now_utc() - timedelta(minutes=4, seconds=-second))}
+
+    def incoming(device, seq, readings, touch=True):
+        return IncomingBatch(device_id=device.pk, worker_id=device.worker_id, message=batch(seq, readings), touch=touch)
+
+    received = batches_receive(
+        batches=[
+            incoming(device_a, 1, [battery(60, 1)]),
+            incoming(device_a, 2, [battery(55, 2)]),
+            incoming(device_a, 3, hr_series(2)),  # no battery: the level stays 55
+            incoming(device_b, 1, hr_series(2)),  # touches, no battery: stays 77
+            incoming(device_c, 1, hr_series(2)),  # revoked
+            incoming(device_c, 2, hr_series(2, metric="spo2", value=97), touch=False),
+        ],
+        limits=Limits.from_settings(),
+    )
+    active = [result[1] for result in received.results]
+    assert active == [True, True, True, True, False, True]  # a batch that does not touch is not told
+    device_a.refresh_from_db()
+    device_b.refresh_from_db()
+    device_c.refresh_from_db()
+    assert (device_a.battery, device_b.battery) == (55, 77)
+    assert device_a.last_seen_at is not None and device_b.last_seen_at is not None
+    assert device_c.last_seen_at is None
 
 
 @pytest.mark.django_db

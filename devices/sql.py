@@ -1,0 +1,24 @@
+"""Statements that ingestion runs on PostgreSQL with binary parameters.
+
+Django's cursor binds on the client, quoting every element of an array in
+Python, and its statement text varies with the number of rows. Ingestion's
+statements instead take whole columns as arrays (``unnest``), so the text is
+fixed whatever the group's size: PostgreSQL parses one short query, and psycopg
+sends the arrays in binary. They run in the transaction Django has open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+
+
+@contextmanager
+def binary_cursor() -> Iterator:
+    """A psycopg cursor on Django's connection, its errors Django's."""
+    import psycopg
+
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
