@@ -21,6 +21,7 @@ from accounts.middleware import SocketSafetyMiddleware  # noqa: E402
 from alerts.routing import websocket_urlpatterns as alert_routes  # noqa: E402
 from consultations.routing import websocket_urlpatterns as consultation_routes  # noqa: E402
 from devices.routing import websocket_urlpatterns as device_routes  # noqa: E402
+from healthhub.collector import gc_tune  # noqa: E402
 from healthhub.metrics import OPEN_SOCKETS  # noqa: E402
 
 # Browser sockets: the session identifies the user, and the Origin must be
@@ -70,3 +71,6 @@ if settings.EMBEDDED_BEAT:
     from healthhub.dispatch import start_embedded_beat
 
     start_embedded_beat()
+
+# Everything is loaded: the collector need not walk it again (healthhub.collector).
+gc_tune()

@@ -2,7 +2,7 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import beat_init, before_task_publish, worker_ready
+from celery.signals import beat_init, before_task_publish, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthhub.settings")
 
@@ -40,10 +40,19 @@ def _beat_sent_heartbeat(sender: str | None = None, **kwargs: object) -> None:
         _stamp(BEAT_KEY)
 
 
+@worker_process_init.connect
+def _pool_process_started(**kwargs: object) -> None:
+    from healthhub.collector import gc_tune
+
+    gc_tune()  # a prefork pool's process, once it has loaded
+
+
 @worker_ready.connect
 def _worker_started(**kwargs: object) -> None:
+    from healthhub.collector import gc_tune
     from healthhub.health import WORKER_KEY, serve_metrics
 
+    gc_tune()  # the main process, where a threads pool runs the tasks
     _stamp(WORKER_KEY)
     # The worker's own metrics (evaluation lag, pushes), for a scraper on
     # the internal network only (compose: worker:9808); with
