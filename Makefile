@@ -52,6 +52,7 @@ bench: export HEALTHHUB_DEMO = true
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.alerts
+	$(PY) -m bench.chart
 
 # Re-lock after editing the dependencies in pyproject.toml: pins stay where
 # they are unless a new requirement needs otherwise (add --upgrade to move

@@ -17,11 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices import protocol
-from devices.buckets import bucketed, parse_resolution
+from devices.buckets import parse_resolution
 from devices.ingestion import DeviceLogin, Refusal, device_authenticate
 from devices.models import Device
 from devices.protocol import FrameError, Limits
-from devices.selectors import readings_for_worker
+from devices.selectors import readings_buckets, readings_for_worker
 from devices.services import ProvisioningError, batch_receive, device_provision, device_revoke
 from healthhub.params import query_params
 from workers.models import StaffRole, Worker
@@ -308,12 +308,13 @@ class WorkerReadingsApi(APIView):
                 {"resolution": f"more than {MAX_BUCKETS} buckets; choose a coarser resolution"}
             )
         worker = worker_health_for(request.user, worker_id, what="readings", reason=query["reason"])
-        qs = readings_for_worker(worker, metric=metric, start=start, end=end)
         params = request.query_params
         body: dict = {"worker": worker.pk, "from": start, "to": end, "resolution": params.get("resolution") or None}
         if seconds is not None:
-            body["buckets"] = BucketOutput(bucketed(qs, seconds), many=True).data
+            buckets = readings_buckets(worker, metric=metric, start=start, end=end, seconds=seconds)
+            body["buckets"] = BucketOutput(buckets, many=True).data
             return Response(body)
+        qs = readings_for_worker(worker, metric=metric, start=start, end=end)
         points = list(qs[: MAX_RAW_POINTS + 1])
         body["next"] = None
         if len(points) > MAX_RAW_POINTS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from django.db.models import Func, IntegerField, QuerySet
+from django.db.models import F, Func, IntegerField, QuerySet, Sum
 from django.db.models.aggregates import Avg, Count, Max, Min
 
 _RESOLUTION = re.compile(r"^(\d+)([smhd])$")
@@ -57,14 +57,48 @@ def bucketed(qs: QuerySet, seconds: int) -> list[dict]:
         .annotate(min=Min("value"), max=Max("value"), mean=Avg("value"), count=Count("*"))
         .order_by("bucket", "metric")
     )
-    return [
-        {
-            "metric": row["metric"],
-            "start": datetime.fromtimestamp(row["bucket"], UTC),
-            "min": row["min"],
-            "max": row["max"],
-            "mean": row["mean"],
-            "count": row["count"],
-        }
-        for row in rows
-    ]
+    return [_bucket(row) for row in rows]
+
+
+def summaries_bucketed(qs: QuerySet, field: str, seconds: int) -> list[dict]:
+    """The same from summary rows (ReadingMinute, ReadingHour: count, mean,
+    min and max per ``field``), weighting each row's mean by its count."""
+    rows = (
+        qs.order_by()
+        .annotate(bucket=EpochBucket(field, seconds))
+        .values("metric", "bucket")
+        .annotate(min=Min("min"), max=Max("max"), total=Sum(F("mean") * F("count")), count=Sum("count"))
+        .order_by("bucket", "metric")
+    )
+    return [_bucket({**row, "mean": row["total"] / row["count"]}) for row in rows]
+
+
+def buckets_merge(parts: list[list[dict]]) -> list[dict]:
+    """Buckets from consecutive sources (summaries for the older part of a
+    range, raw readings for the rest), oldest first; a bucket that two
+    sources share (the boundary falls inside it) is combined."""
+    merged: dict[tuple[datetime, str], dict] = {}
+    for part in parts:
+        for bucket in part:
+            key = (bucket["start"], bucket["metric"])
+            held = merged.get(key)
+            if held is None:
+                merged[key] = dict(bucket)
+                continue
+            count = held["count"] + bucket["count"]
+            held["mean"] = (held["mean"] * held["count"] + bucket["mean"] * bucket["count"]) / count
+            held["count"] = count
+            held["min"] = min(held["min"], bucket["min"])
+            held["max"] = max(held["max"], bucket["max"])
+    return [merged[key] for key in sorted(merged)]
+
+
+def _bucket(row: dict) -> dict:
+    return {
+        "metric": row["metric"],
+        "start": datetime.fromtimestamp(row["bucket"], UTC),
+        "min": row["min"],
+        "max": row["max"],
+        "mean": row["mean"],
+        "count": row["count"],
+    }

@@ -77,7 +77,10 @@ class Reading(models.Model):
 
 class ReadingMinute(models.Model):
     """Per-minute summary of a worker's readings of one metric, kept after
-    the raw readings have passed their retention period (devices.retention)."""
+    the raw readings have passed their retention period (devices.retention).
+    On PostgreSQL each day is also summarised once it has closed
+    (devices.partitions), and long charts read the summaries
+    (devices.selectors.readings_buckets)."""
 
     pk = models.CompositePrimaryKey("worker", "metric", "minute")
     worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -90,6 +93,24 @@ class ReadingMinute(models.Model):
 
     def __str__(self) -> str:
         return f"summary of worker {self.worker_id} at {self.minute.isoformat()}"
+
+
+class ReadingHour(models.Model):
+    """Per-hour summary of a worker's readings of one metric, from the
+    minute summaries of each closed day (PostgreSQL): a month's chart reads
+    720 of these per metric instead of 43,200 minutes."""
+
+    pk = models.CompositePrimaryKey("worker", "metric", "hour")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_index=False)
+    metric = models.CharField(max_length=20)
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    mean = models.FloatField()
+    min = models.FloatField()
+    max = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"hourly summary of worker {self.worker_id} at {self.hour.isoformat()}"
 
 
 class WindowBucket(models.Model):

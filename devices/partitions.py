@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 
-from devices.models import Reading, ReadingMinute
+from devices.models import Reading, ReadingHour, ReadingMinute
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +93,41 @@ def partition_create(day: date) -> int:
 
 
 def day_roll_up(day: date) -> int:
-    """Write the minute summaries of ``day`` from its partition, replacing
-    any written before (so it may run again when late readings came in).
-    Returns the number of minute rows written."""
-    summary = ReadingMinute._meta.db_table
+    """Write the minute and hour summaries of ``day``; see range_roll_up."""
+    return range_roll_up(*_bounds(day))
+
+
+def range_roll_up(start: datetime, end: datetime) -> int:
+    """Write the minute summaries of the readings in [start, end) (whole
+    hours), and the hour summaries from those, replacing any written before
+    (so it may run again when late readings came in). Returns the number of
+    minute rows written."""
+    minutes = ReadingMinute._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {summary} (worker_id, metric, minute, count, mean, min, max) "
+            f"INSERT INTO {minutes} (worker_id, metric, minute, count, mean, min, max) "
             "SELECT worker_id, metric, date_trunc('minute', measured_at), count(*), avg(value), min(value), max(value) "
-            f"FROM {partition_name(day)} GROUP BY 1, 2, 3 "
+            f"FROM {TABLE} WHERE measured_at >= %s AND measured_at < %s GROUP BY 1, 2, 3 "
             "ON CONFLICT (worker_id, metric, minute) DO UPDATE SET "
-            "count = excluded.count, mean = excluded.mean, min = excluded.min, max = excluded.max"
+            "count = excluded.count, mean = excluded.mean, min = excluded.min, max = excluded.max",
+            [start, end],
+        )
+        written = cursor.rowcount
+        hours_roll_up(start, end)
+        return written
+
+
+def hours_roll_up(start: datetime, end: datetime) -> int:
+    """Write the hour summaries of [start, end) (whole hours) from the
+    minute summaries there, replacing any written before."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ReadingHour._meta.db_table} (worker_id, metric, hour, count, mean, min, max) "
+            "SELECT worker_id, metric, date_trunc('hour', minute), sum(count), sum(mean * count) / sum(count), "
+            f"min(min), max(max) FROM {ReadingMinute._meta.db_table} WHERE minute >= %s AND minute < %s "
+            "GROUP BY 1, 2, 3 ON CONFLICT (worker_id, metric, hour) DO UPDATE SET "
+            "count = excluded.count, mean = excluded.mean, min = excluded.min, max = excluded.max",
+            [start, end],
         )
         return cursor.rowcount
 
@@ -175,6 +199,10 @@ def _roll_up_once(day: date, phase: str) -> bool:
     return True
 
 
+# Each (hourly) run rolls up this many of today's closed hours.
+HOURS_ROLLED_UP_AGAIN = 2
+
+
 def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
     """Hourly (beat): partitions from the backfill window to AHEAD_DAYS
     ahead exist; yesterday is rolled up, and again the day it leaves the
@@ -196,6 +224,13 @@ def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
     for day in (today - timedelta(days=1), today - timedelta(days=backfill + 1)):
         if day in existing and _roll_up_once(day, "closed" if day == today - timedelta(days=1) else "final"):
             report.rolled_up.append(day)
+    # Today's closed hours too (the last two, in case a run was missed), so
+    # that a chart reads at most the current hour's raw readings; the day is
+    # rolled up whole again once it has closed, late readings included.
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    since = max(hour - timedelta(hours=HOURS_ROLLED_UP_AGAIN), datetime(today.year, today.month, today.day, tzinfo=UTC))
+    if since < hour:
+        range_roll_up(since, hour)
     report.dropped, report.drop_seconds = partitions_drop_expired(now=now, existing=existing)
     return report
 

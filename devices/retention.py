@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from devices import partitions
-from devices.models import Reading, ReadingMinute
+from devices.models import Reading, ReadingHour, ReadingMinute
 
 
 @dataclass
@@ -128,6 +128,7 @@ def readings_enforce_retention(
         report.readings_removed += removed
         report.minutes_written += written
         report.batch_seconds.append(time.monotonic() - started)
-    old_minutes = ReadingMinute.objects.filter(minute__lt=now - timedelta(days=conf["SUMMARY_DAYS"]))
-    report.summaries_removed = old_minutes.delete()[0]
+    summaries_before = now - timedelta(days=conf["SUMMARY_DAYS"])
+    report.summaries_removed = ReadingMinute.objects.filter(minute__lt=summaries_before).delete()[0]
+    report.summaries_removed += ReadingHour.objects.filter(hour__lt=summaries_before).delete()[0]
     return report

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
-from devices.models import Device, DeviceStatus, Reading
+from devices.buckets import bucketed, buckets_merge, summaries_bucketed
+from devices.models import Device, DeviceStatus, Reading, ReadingHour, ReadingMinute
 from devices.tokens import token_hash
 from workers.models import Worker, WorkerEvent, WorkerEventKind
 
@@ -26,6 +27,41 @@ def readings_for_worker(worker: Worker, *, metric: str | None, start: datetime, 
     if metric:
         qs = qs.filter(metric=metric)
     return qs.order_by("measured_at", "metric")
+
+
+# Summaries a chart may read, coarsest first: (model, its time field, seconds).
+_SUMMARIES = ((ReadingHour, "hour", 3600), (ReadingMinute, "minute", 60))
+
+
+def readings_buckets(worker: Worker, *, metric: str | None, start: datetime, end: datetime, seconds: int) -> list[dict]:
+    """A worker's readings in [start, end) as min, max, mean and count per
+    metric and ``seconds``-wide bucket, oldest first.
+
+    Long charts read summaries, not raw readings: the part of the range that
+    hour summaries cover (for buckets of whole hours), then what minute
+    summaries cover (whole minutes), then the raw readings from there on. A
+    summary source covers up to the end of its newest row: days are
+    summarised once closed (devices.partitions, PostgreSQL) and readings
+    past the retention period only live on as minutes (devices.retention).
+    The caller has already checked that the requesting user may see this
+    worker."""
+    parts: list[list[dict]] = []
+    cut = start
+    for model, field, step in _SUMMARIES:
+        if seconds % step or cut >= end:
+            continue
+        rows = model.objects.filter(worker=worker)
+        if metric:
+            rows = rows.filter(metric=metric)
+        newest = rows.filter(**{f"{field}__lt": end}).aggregate(newest=Max(field))["newest"]
+        if newest is None or newest + timedelta(seconds=step) <= cut:
+            continue
+        covered = min(end, newest + timedelta(seconds=step))
+        parts.append(summaries_bucketed(rows.filter(**{f"{field}__gte": cut, f"{field}__lt": covered}), field, seconds))
+        cut = covered
+    if cut < end:
+        parts.append(bucketed(readings_for_worker(worker, metric=metric, start=cut, end=end), seconds))
+    return buckets_merge(parts)
 
 
 def latest_values(worker: Worker) -> list[Reading]:

@@ -13,7 +13,7 @@ import pytest
 from django.db import close_old_connections, connection
 
 from devices import partitions
-from devices.models import Reading, ReadingMinute
+from devices.models import Reading, ReadingHour, ReadingMinute
 from devices.protocol import ValidReading
 from devices.retention import readings_enforce_retention
 from devices.services import device_provision, readings_store
@@ -242,3 +242,26 @@ def test_a_drop_waits_out_a_short_lock_and_succeeds_in_the_same_run(alice_device
         holder.join()
     assert dropped == [old_day]
     assert not table_exists(partitions.partition_name(old_day))
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_maintenance_rolls_up_todays_closed_hours_for_the_charts(alice_device):
+    device, _ = alice_device
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    at = {
+        name: today + timedelta(hours=h, minutes=m)
+        for name, (h, m) in {"early": (6, 50), "a": (8, 10), "b": (9, 20), "c": (9, 21), "now": (10, 5)}.items()
+    }
+    store(device, [("heart_rate", 60 + i, t) for i, t in enumerate(at.values())])
+    partitions.partitions_maintain(now=today + timedelta(hours=10, minutes=30))
+    # The two closed hours before 10:00; 06:50 waits for the day's close, 10:05 is the current hour.
+    assert sorted(ReadingMinute.objects.values_list("minute", "mean")) == [
+        (at["a"], 61.0),
+        (at["b"], 62.0),
+        (at["c"], 63.0),
+    ]
+    assert sorted(ReadingHour.objects.values_list("hour", "count", "mean", "min", "max")) == [
+        (today + timedelta(hours=8), 1, 61.0, 61.0, 61.0),
+        (today + timedelta(hours=9), 2, 62.5, 62.0, 63.0),
+    ]
