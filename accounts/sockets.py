@@ -87,6 +87,55 @@ def _session_store(session_key: str) -> Any:
     return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
 
 
+class _InFlight:
+    """Calls in flight in this process (one event loop), by key: a caller
+    whose key is already being worked on awaits that call's result instead
+    of starting its own. An alert sent to a site reaches every dashboard of
+    the site in the same moment, and the tabs of one session (or, for the
+    access log, of one person) then share one database call.
+
+    With ``remember``, the keys of calls that succeeded are kept (the last
+    ``remember`` of them), and ``done`` tells them."""
+
+    def __init__(self, remember: int = 0) -> None:
+        self.remember = remember
+        self.calls: dict[tuple, asyncio.Future] = {}
+        self.finished: dict[tuple, None] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _for_this_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # one per process in production; tests run a loop each
+            self.loop, self.calls, self.finished = loop, {}, {}
+
+    def done(self, key: tuple) -> bool:
+        self._for_this_loop()
+        return key in self.finished
+
+    async def run(self, key: tuple, call: Any) -> Any:
+        self._for_this_loop()
+        future = self.calls.get(key)
+        if future is None:
+            future = asyncio.ensure_future(call())
+            self.calls[key] = future
+            future.add_done_callback(lambda f: self._finished(key, f))
+        return await asyncio.shield(future)
+
+    def _finished(self, key: tuple, future: asyncio.Future) -> None:
+        self.calls.pop(key, None)
+        if self.remember and not future.cancelled() and future.exception() is None:
+            if len(self.finished) >= self.remember:
+                self.finished.pop(next(iter(self.finished)))
+            self.finished[key] = None
+
+
+_pushes_checked = _InFlight()
+# (accessor, item) pairs whose access-log row this process has written or
+# found written: a record pushed to several tabs of one person costs one
+# insert. Bounded: forgetting only costs an insert the table refuses.
+_pushes_recorded = _InFlight(remember=100_000)
+
+
 class SessionBoundConsumer(OutageHandlers):
     """A browser consumer that acts only as a user re-checked now.
 
@@ -208,8 +257,23 @@ class SessionBoundConsumer(OutageHandlers):
         return await self._recheck()
 
     async def pushing_user(self) -> AbstractBaseUser | None:
-        """Before sending an event out."""
-        return await self._recheck()
+        """Before sending an event out. Sockets of one session whose rule
+        depends on the same things (``push_check_key``) share a check in
+        flight: it started after the event reached the first of them."""
+        key = self.push_check_key()
+        if key is None or self.closing or self.user_id is None:
+            return await self._recheck()
+        shared = (type(self), self.session_key, self.user_id, key)
+        user, code = await _pushes_checked.run(shared, database_sync_to_async(self._check_now))
+        if user is None:
+            await self._close_once(code)
+        return user
+
+    def push_check_key(self) -> tuple | None:
+        """What ``still_allowed`` depends on besides the session and user
+        (e.g. the groups joined), if sockets may share a push's check; None
+        (the default): each socket checks on its own."""
+        return None
 
     async def note_activity(self) -> None:
         """The person did something on this socket (not their page's script
@@ -247,14 +311,19 @@ class SessionBoundConsumer(OutageHandlers):
     async def record_push(self, *, worker_id: int, what: str, item: str, origin: str) -> None:
         """Before a record about a worker goes out to someone else's screen:
         the access log gets one row per record per recipient
-        (workers.services.access_log_push). A record this socket has already
-        sent costs nothing more; one sent by another socket of the same
-        person is refused by the table's unique constraint."""
+        (workers.services.access_log_push). A record this socket, or another
+        socket of the same person in this process, has already logged costs
+        nothing more; one logged by another process is refused by the
+        table's unique constraint."""
         if item in self.pushed_items or self.pushing_as is None:
             return
-        await database_sync_to_async(access_log_push)(
-            accessor=self.pushing_as, worker_id=worker_id, what=what, item=item, origin=origin
-        )
+        accessor = self.pushing_as
+        key = (accessor.pk, item)
+        if not _pushes_recorded.done(key):
+            call = database_sync_to_async(access_log_push)
+            await _pushes_recorded.run(
+                key, lambda: call(accessor=accessor, worker_id=worker_id, what=what, item=item, origin=origin)
+            )
         self.pushed_items.add(item)
 
     # --- the close event ------------------------------------------------------------

@@ -68,6 +68,11 @@ class RoleStreamConsumer(SessionBoundConsumer):
         # after reconnecting, which the role-change event makes them do).
         return set(self.groups_joined) <= set(groups_for(user, type(self).site_group, type(self).worker_group))
 
+    def push_check_key(self) -> tuple:
+        # The rule is about the groups joined: dashboards of one session
+        # that joined the same groups share a push's check.
+        return tuple(self.groups_joined)
+
     async def disconnect(self, code: int) -> None:
         await self.unbind_session()
         await self.leave_groups(self.groups_joined)
