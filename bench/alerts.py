@@ -8,7 +8,8 @@ compose.yaml runs them, one for the urgent queue alone and one for both (no
 beat: it is off when REDIS_URL is set).
 
 1. End-to-end alert latency under load: N simulated wearables (default
-   1,000; one ``websockets`` client each, 25 heart-rate readings every 2 s,
+   1,000; one ``websockets`` client each, 25 heart-rate readings every 2 s
+   (``--batch-every``),
    in a separate load process) while probe wearables of the same site press
    SOS one after another; measured from sending the SOS frame to the
    clinician dashboard (``/ws/alerts/``, session cookie) receiving the
@@ -125,7 +126,7 @@ def write_json(path: Path, value: dict) -> None:
     path.write_text(json.dumps(value))
 
 
-async def run_load(tokens: list[str], url: str, duration: float, status_path: Path) -> None:
+async def run_load(tokens: list[str], url: str, duration: float, status_path: Path, every: float = 2.0) -> None:
     from websockets.asyncio.client import connect
 
     acks: list[float] = []
@@ -180,7 +181,7 @@ async def run_load(tokens: list[str], url: str, duration: float, status_path: Pa
                 sent[seq] = time.monotonic()
                 await ws.send(json.dumps({"type": "readings", "seq": seq, "readings": readings}))
                 stats["sent"] += 1
-                await asyncio.sleep(2)
+                await asyncio.sleep(every)
             await asyncio.sleep(1)  # the last acks
         except Exception:
             pass
@@ -540,6 +541,8 @@ async def measure(
             str(load_seconds),
             "--status",
             str(status_path),
+            "--batch-every",
+            str(args.batch_every),
         ],
         env,
     )
@@ -607,7 +610,8 @@ def table(result: dict) -> str:
     s = lat["latency"]
     load = lat.get("load", {})
     lines.append(
-        f"1. SOS -> dashboard under load ({load.get('connected', '?')} devices, 25 readings / 2 s each;"
+        f"1. SOS -> dashboard under load ({load.get('connected', '?')} devices,"
+        f" 25 readings / {result.get('batch_every_s', 2):g} s each;"
         f" {lat['delivered']}/{lat['probes']} probes delivered)"
     )
     lines.append(f"   {'figure':<34}{'measured':>12}  {'target':<10}result")
@@ -732,6 +736,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "quick": args.quick,
             "devices": args.devices,
+            "batch_every_s": args.batch_every,
             "uvicorn_workers": 2,
             "celery_concurrency": 2,
             "celery_urgent_worker_concurrency": 1,
@@ -764,6 +769,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="200 devices, fan-out to 10 and 100 dashboards, 10 alerts each")
     p.add_argument("--devices", type=int, default=1000, help="simulated wearables under load (1000)")
     p.add_argument("--probes", type=int, default=40, help="SOS probes under load (40)")
+    p.add_argument(
+        "--batch-every", type=float, default=2.0, help="seconds between a load device's batches of 25 readings (2)"
+    )
     p.add_argument("--interval", type=float, default=2.0, help="seconds between probes under load (2)")
     p.add_argument(
         "--load-seconds", type=float, default=None, help="seconds of device load (default: 120 + probes x interval)"
@@ -809,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.load:
         raise_nofile_limit()
         tokens = [d["token"] for d in json.loads(args.load.read_text())["load"]]
-        asyncio.run(run_load(tokens, args.url, args.duration, args.status))
+        asyncio.run(run_load(tokens, args.url, args.duration, args.status, args.batch_every))
         return 0
     for url in (args.pg_url, args.redis_url):
         if "127.0.0.1" not in url and "localhost" not in url:

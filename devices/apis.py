@@ -268,6 +268,24 @@ class BucketOutput(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+def _buckets_out(buckets: list[dict]) -> list[dict]:
+    """``BucketOutput(buckets, many=True).data``, field for field, without a
+    serializer per bucket: a month's chart has 1,440 of them, and DRF's
+    machinery took longer than the queries."""
+    start = serializers.DateTimeField().to_representation
+    return [
+        {
+            "metric": b["metric"],
+            "start": start(b["start"]),
+            "min": float(b["min"]),
+            "max": float(b["max"]),
+            "mean": float(b["mean"]),
+            "count": int(b["count"]),
+        }
+        for b in buckets
+    ]
+
+
 class WorkerReadingsApi(APIView):
     """A worker's readings: raw points, or per-bucket min/max/mean/count when
     a resolution is given. Visible to the worker and their site's clinicians;
@@ -312,7 +330,7 @@ class WorkerReadingsApi(APIView):
         body: dict = {"worker": worker.pk, "from": start, "to": end, "resolution": params.get("resolution") or None}
         if seconds is not None:
             buckets = readings_buckets(worker, metric=metric, start=start, end=end, seconds=seconds)
-            body["buckets"] = BucketOutput(buckets, many=True).data
+            body["buckets"] = _buckets_out(buckets)
             return Response(body)
         qs = readings_for_worker(worker, metric=metric, start=start, end=end)
         points = list(qs[: MAX_RAW_POINTS + 1])

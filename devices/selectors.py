@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 
 from devices.buckets import bucketed, buckets_merge, summaries_bucketed
 from devices.models import Device, DeviceStatus, Reading, ReadingHour, ReadingMinute
+from devices.protocol import METRICS
 from devices.tokens import token_hash
 from workers.models import Worker, WorkerEvent, WorkerEventKind
 
@@ -53,7 +55,7 @@ def readings_buckets(worker: Worker, *, metric: str | None, start: datetime, end
         rows = model.objects.filter(worker=worker)
         if metric:
             rows = rows.filter(metric=metric)
-        newest = rows.filter(**{f"{field}__lt": end}).aggregate(newest=Max(field))["newest"]
+        newest = _newest(model, field, worker.pk, [metric] if metric else list(METRICS), end)
         if newest is None or newest + timedelta(seconds=step) <= cut:
             continue
         covered = min(end, newest + timedelta(seconds=step))
@@ -64,10 +66,33 @@ def readings_buckets(worker: Worker, *, metric: str | None, start: datetime, end
     return buckets_merge(parts)
 
 
+def _newest(model: type, field: str, worker_id: int, metrics: list[str], before: datetime) -> datetime | None:
+    """The newest ``field`` of a worker's ``model`` rows of ``metrics``
+    before ``before``: one backward step of the primary key (worker, metric,
+    time) per metric, where a max over the worker would read every summary
+    of theirs (a month of minutes). On PostgreSQL one query takes the steps."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(model._meta.db_table)
+        column = connection.ops.quote_name(field)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT max(n.at) FROM unnest(%s::text[]) AS m(metric) CROSS JOIN LATERAL "
+                f"(SELECT {column} AS at FROM {table} WHERE worker_id = %s AND metric = m.metric AND {column} < %s "
+                f"ORDER BY {column} DESC LIMIT 1) AS n",
+                [metrics, worker_id, before],
+            )
+            return cursor.fetchone()[0]
+    newest = None
+    for metric in metrics:
+        rows = model.objects.filter(worker_id=worker_id, metric=metric, **{f"{field}__lt": before})
+        at = rows.order_by(f"-{field}").values_list(field, flat=True).first()
+        if at is not None and (newest is None or at > newest):
+            newest = at
+    return newest
+
+
 def latest_values(worker: Worker) -> list[Reading]:
     """The newest reading of each metric for ``worker``, one index probe per metric."""
-    from devices.protocol import METRICS
-
     latest = []
     for metric in METRICS:
         reading = Reading.objects.filter(worker=worker, metric=metric).order_by("-measured_at").first()
