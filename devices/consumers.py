@@ -213,7 +213,16 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
 
     async def _send(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=protocol.encode(message))
+        try:
+            await self.send(text_data=protocol.encode(message))
+        except RuntimeError as exc:
+            # The server closed the socket while this frame was being
+            # handled (a keepalive ping that an overloaded device answered
+            # too late: 1011): the device re-sends what it did not get an
+            # ack for, and storage is idempotent. Any other misuse still raises.
+            if "websocket.close" not in str(exc):
+                raise
+            log.info("device %s: socket closed before its %s frame could be sent", self.serial, message.get("type"))
 
     # --- channel-layer events -------------------------------------------
     async def layer_lost(self, event: dict[str, Any]) -> None:

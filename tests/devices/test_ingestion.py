@@ -140,3 +140,26 @@ def test_the_http_fallback_answers_200_after_committing_even_when_the_queue_is_d
     finally:
         alert_services._fast_path.resume_at = 0.0
         alert_services._fast_path.down = False
+
+
+@pytest.mark.asyncio
+async def test_an_ack_for_a_socket_the_server_already_closed_is_dropped_quietly():
+    """uvicorn closes a socket whose keepalive ping went unanswered (1011)
+    while its batch may still be committing; the ack then has nowhere to go
+    and the device re-sends. Any other failure to send still raises."""
+    from devices.consumers import DeviceConsumer
+
+    consumer = DeviceConsumer()
+    consumer.serial = "W-1"
+
+    async def closed(**kwargs):
+        raise RuntimeError("Unexpected ASGI message 'websocket.send', after sending 'websocket.close'.")
+
+    async def broken(**kwargs):
+        raise RuntimeError("something else")
+
+    consumer.send = closed
+    await consumer._send({"type": "ack", "seq": 1})
+    consumer.send = broken
+    with pytest.raises(RuntimeError, match="something else"):
+        await consumer._send({"type": "ack", "seq": 1})
