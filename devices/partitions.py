@@ -188,10 +188,14 @@ def detached_days() -> list[date]:
     return sorted(datetime.strptime(m.group(1), "%Y%m%d").date() for n in names if (m := _NAME.match(n)))
 
 
+def rolled_up_key(day: date, phase: str) -> str:
+    return f"devices:rolled-up:{day.isoformat()}:{phase}"
+
+
 def _roll_up_once(day: date, phase: str) -> bool:
     """Roll ``day`` up unless this phase already did (remembered in the
     cache; forgetting only costs a repeat)."""
-    key = f"devices:rolled-up:{day.isoformat()}:{phase}"
+    key = rolled_up_key(day, phase)
     if cache.get(key):
         return False
     day_roll_up(day)
@@ -205,9 +209,10 @@ HOURS_ROLLED_UP_AGAIN = 2
 
 def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
     """Hourly (beat): partitions from the backfill window to AHEAD_DAYS
-    ahead exist; yesterday is rolled up, and again the day it leaves the
-    backfill window (no reading for it is accepted after that); partitions
-    past the raw retention period are dropped."""
+    ahead exist; each day is rolled up once closed, and again the day it
+    leaves the backfill window (no reading for it is accepted after that);
+    today's last closed hours are rolled up; partitions past the raw
+    retention period are dropped."""
     report = PartitionReport()
     if not is_partitioned():
         return report
@@ -221,8 +226,13 @@ def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
             report.moved_from_default += partition_create(day)
             report.created.append(day)
             existing.add(day)
-    for day in (today - timedelta(days=1), today - timedelta(days=backfill + 1)):
-        if day in existing and _roll_up_once(day, "closed" if day == today - timedelta(days=1) else "final"):
+    # Every closed day of the backfill window once (yesterday, normally; the
+    # days before it too if beat was down when they closed, since charts
+    # read summaries up to the newest one), and each day again as it leaves
+    # the window.
+    closed = [(today - timedelta(days=n), "closed") for n in range(backfill, 0, -1)]
+    for day, phase in [*closed, (today - timedelta(days=backfill + 1), "final")]:
+        if day in existing and _roll_up_once(day, phase):
             report.rolled_up.append(day)
     # Today's closed hours too (the last two, in case a run was missed), so
     # that a chart reads at most the current hour's raw readings; the day is

@@ -28,12 +28,15 @@ def _redis_or_skip() -> redis.Redis:
     return client
 
 
+LOCMEM_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "flags-test"}}
+
+
 @pytest.fixture(params=["locmem", "redis"])
 def backend(request):
-    if request.param == "locmem":
-        cache.clear()
-        yield None
-        cache.clear()
+    if request.param == "locmem":  # (the suite's own cache is Redis when REDIS_URL is set)
+        with override_settings(CACHES=LOCMEM_CACHE):
+            cache.clear()
+            yield None
         return
     client = _redis_or_skip()
     with override_settings(CACHES=REDIS_CACHE):

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import close_old_connections, connection
 
 from devices import partitions
@@ -265,3 +266,21 @@ def test_maintenance_rolls_up_todays_closed_hours_for_the_charts(alice_device):
         (today + timedelta(hours=8), 1, 61.0, 61.0, 61.0),
         (today + timedelta(hours=9), 2, 62.5, 62.0, 63.0),
     ]
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_a_closed_day_whose_roll_up_was_missed_is_rolled_up_by_the_next_run(alice_device):
+    """Beat was down when the day closed: charts read summaries up to the
+    newest one, so the day must not stay without them until it leaves the
+    backfill window."""
+    device, _ = alice_device
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    three_days_ago = today - timedelta(days=3, hours=-9)
+    store(device, [("heart_rate", 70, three_days_ago), ("heart_rate", 80, three_days_ago + timedelta(seconds=20))])
+    cache.delete(partitions.rolled_up_key(three_days_ago.date(), "closed"))  # (an earlier test's run may have)
+    report = partitions.partitions_maintain(now=today + timedelta(hours=1))
+    assert three_days_ago.date() in report.rolled_up
+    assert list(ReadingMinute.objects.values_list("minute", "count", "mean")) == [(three_days_ago, 2, 75.0)]
+    assert list(ReadingHour.objects.values_list("hour", "count")) == [(three_days_ago, 2)]
+    assert three_days_ago.date() not in partitions.partitions_maintain(now=today + timedelta(hours=2)).rolled_up
