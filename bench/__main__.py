@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
         description=(
             "Benchmark healthhub's device ingestion (uvicorn + Channels + Redis + PostgreSQL + Celery, all on "
             "127.0.0.1) against a bare websockets + COPY baseline, with simulated wearables over real sockets. "
-            "Prints a report table and writes it as JSON. The full run takes about 7 minutes."
+            "Prints a report table and writes it as JSON. The full run (three rounds) takes about 24 minutes."
         ),
     )
     p.add_argument("--quick", action="store_true", help="a small smoke run: ~200 devices, seconds-long phases")
@@ -42,8 +42,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--throughput-devices", type=int, metavar="N", help="devices in the throughput phase (1000)")
     p.add_argument("--duration", type=float, metavar="S", help="throughput phase length in seconds (30)")
     p.add_argument("--in-flight", type=int, default=1, metavar="N", help="unacknowledged batches per device (1)")
-    p.add_argument("--latency-devices", type=int, metavar="N", help="devices in the latency phase (1000)")
-    p.add_argument("--latency-interval", type=float, default=2.0, metavar="S", help="seconds between batches (2)")
+    p.add_argument(
+        "--latency-devices", type=int, metavar="N", help="devices in the latency phase (10000, the scale target's)"
+    )
+    p.add_argument("--latency-interval", type=float, default=5.0, metavar="S", help="seconds between batches (5)")
     p.add_argument("--latency-duration", type=float, metavar="S", help="latency phase length in seconds (30)")
     p.add_argument("--hold", type=float, metavar="S", help="how long the largest level is held (20)")
     p.add_argument("--batch-size", type=int, default=25, metavar="N", help="readings per batch (25)")
@@ -114,7 +116,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         throughput_devices=int(pick(args.throughput_devices, 1000, 200)),
         throughput_duration=pick(args.duration, 30, 6),
         in_flight=args.in_flight,
-        latency_devices=int(pick(args.latency_devices, 1000, 200)),
+        latency_devices=int(pick(args.latency_devices, 10000, 200)),
         latency_interval=args.latency_interval,
         latency_duration=pick(args.latency_duration, 30, 6),
         hold=pick(args.hold, 20, 2),
