@@ -17,7 +17,9 @@ PROBE = "import gc, healthhub.asgi; print(gc.get_threshold()[0], gc.get_freeze_c
 def _asgi_process(**env: str) -> str:
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "GC_GEN0")}
     environ.update(DJANGO_SETTINGS_MODULE="healthhub.settings", HEALTHHUB_DEMO="true", **env)
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
 
