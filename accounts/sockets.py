@@ -42,7 +42,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from accounts.policy import SEEN_AT_RESOLUTION_S, SESSION_SEEN_AT, Verdict, access_verdict
 from healthhub.layers import CLOSE_TRY_AGAIN, LAYER_ERRORS, OutageHandlers
-from healthhub.live import SOCKETS_CLOSE, user_sockets_group
+from healthhub.live import SENT_AT, SOCKETS_CLOSE, user_sockets_group
 from workers.services import access_log_push
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class _InFlight:
 
     def __init__(self, remember: int = 0) -> None:
         self.remember = remember
-        self.calls: dict[tuple, asyncio.Future] = {}
+        self.calls: dict[tuple, tuple[asyncio.Future, float]] = {}  # key -> (call, when it started)
         self.finished: dict[tuple, None] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -112,18 +112,24 @@ class _InFlight:
         self._for_this_loop()
         return key in self.finished
 
-    async def run(self, key: tuple, call: Any) -> Any:
+    async def run(self, key: tuple, call: Any, not_before: float = float("-inf")) -> Any:
+        """``call()``'s result, or that of the same key's call in flight if
+        it started at ``not_before`` (wall clock) or later."""
         self._for_this_loop()
-        future = self.calls.get(key)
-        if future is None:
+        held = self.calls.get(key)
+        if held is None or held[1] < not_before:
             future = asyncio.ensure_future(call())
-            self.calls[key] = future
+            self.calls[key] = (future, time.time())
             future.add_done_callback(lambda f: self._finished(key, f))
+        else:
+            future = held[0]
         return await asyncio.shield(future)
 
     def _finished(self, key: tuple, future: asyncio.Future) -> None:
-        self.calls.pop(key, None)
-        if self.remember and not future.cancelled() and future.exception() is None:
+        if self.calls.get(key, (None,))[0] is future:
+            del self.calls[key]
+        failed = future.cancelled() or future.exception() is not None  # (retrieved: never "never retrieved")
+        if self.remember and not failed:
             if len(self.finished) >= self.remember:
                 self.finished.pop(next(iter(self.finished)))
             self.finished[key] = None
@@ -157,6 +163,8 @@ class SessionBoundConsumer(OutageHandlers):
     pushing_as: AbstractBaseUser | None = None
     pushed_items: set[str]
     last_activity: float = float("-inf")
+    # When the event being pushed was sent (healthhub.live.SENT_AT).
+    event_sent_at: float | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Every frame from the browser is handled, and every channel-layer
@@ -171,6 +179,7 @@ class SessionBoundConsumer(OutageHandlers):
         elif not kind.startswith(("websocket.", "layer.")) and kind != SOCKETS_CLOSE:
             # (layer.lost / layer.restored: Redis went or came back; they
             # push nothing, healthhub.layers.OutageHandlers handles them.)
+            self.event_sent_at = message.get(SENT_AT)
             self.pushing_as = await self.pushing_user()
             if self.pushing_as is None:
                 return
@@ -259,12 +268,13 @@ class SessionBoundConsumer(OutageHandlers):
     async def pushing_user(self) -> AbstractBaseUser | None:
         """Before sending an event out. Sockets of one session whose rule
         depends on the same things (``push_check_key``) share a check in
-        flight: it started after the event reached the first of them."""
+        flight, if it started after the event was sent."""
         key = self.push_check_key()
-        if key is None or self.closing or self.user_id is None:
-            return await self._recheck()
+        sent_at, self.event_sent_at = self.event_sent_at, None
+        if key is None or sent_at is None or self.closing or self.user_id is None:
+            return await self._recheck()  # (the periodic check, and events not stamped when sent)
         shared = (type(self), self.session_key, self.user_id, key)
-        user, code = await _pushes_checked.run(shared, database_sync_to_async(self._check_now))
+        user, code = await _pushes_checked.run(shared, database_sync_to_async(self._check_now), sent_at)
         if user is None:
             await self._close_once(code)
         return user

@@ -220,7 +220,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             # handled (a keepalive ping that an overloaded device answered
             # too late: 1011): the device re-sends what it did not get an
             # ack for, and storage is idempotent. Any other misuse still raises.
-            if "websocket.close" not in str(exc):
+            if "after sending 'websocket.close'" not in str(exc):
                 raise
             log.info("device %s: socket closed before its %s frame could be sent", self.serial, message.get("type"))
 

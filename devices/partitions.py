@@ -203,8 +203,10 @@ def _roll_up_once(day: date, phase: str) -> bool:
     return True
 
 
-# Each (hourly) run rolls up this many of today's closed hours.
+# Each (hourly) run rolls up this many of today's closed hours (more if
+# runs were missed: from the end of the last hours it rolled up).
 HOURS_ROLLED_UP_AGAIN = 2
+HOURS_DONE_KEY = "devices:hours-rolled-up-until"
 
 
 def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
@@ -237,10 +239,18 @@ def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
     # Today's closed hours too (the last two, in case a run was missed), so
     # that a chart reads at most the current hour's raw readings; the day is
     # rolled up whole again once it has closed, late readings included.
+    # From where the last run stopped if runs were missed (or from midnight
+    # when that is not known): charts read summaries up to the newest one.
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    since = max(hour - timedelta(hours=HOURS_ROLLED_UP_AGAIN), datetime(today.year, today.month, today.day, tzinfo=UTC))
+    midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    since = hour - timedelta(hours=HOURS_ROLLED_UP_AGAIN)
+    done = cache.get(HOURS_DONE_KEY)
+    if done is None or done < since:
+        since = done or midnight
+    since = max(since, midnight)
     if since < hour:
         range_roll_up(since, hour)
+        cache.set(HOURS_DONE_KEY, hour, timeout=2 * 86400)
     report.dropped, report.drop_seconds = partitions_drop_expired(now=now, existing=existing)
     return report
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -49,21 +49,44 @@ def readings_buckets(worker: Worker, *, metric: str | None, start: datetime, end
     worker."""
     parts: list[list[dict]] = []
     cut = start
+
+    def raw(until: datetime) -> list[dict]:
+        return bucketed(readings_for_worker(worker, metric=metric, start=cut, end=until), seconds)
+
     for model, field, step in _SUMMARIES:
         if seconds % step or cut >= end:
             continue
-        rows = model.objects.filter(worker=worker)
+        newest = _newest(model, field, worker.pk, [metric] if metric else list(METRICS), end)
+        if newest is None:
+            continue
+        # Only whole summary rows inside the range: the part of a step the
+        # range starts or ends inside is read raw.
+        first = _ceil(cut, step)
+        covered = min(_floor(end, step), newest + timedelta(seconds=step))
+        if covered <= first:
+            continue
+        if first > cut:
+            parts.append(raw(first))
+        rows = model.objects.filter(worker=worker, **{f"{field}__gte": first, f"{field}__lt": covered})
         if metric:
             rows = rows.filter(metric=metric)
-        newest = _newest(model, field, worker.pk, [metric] if metric else list(METRICS), end)
-        if newest is None or newest + timedelta(seconds=step) <= cut:
-            continue
-        covered = min(end, newest + timedelta(seconds=step))
-        parts.append(summaries_bucketed(rows.filter(**{f"{field}__gte": cut, f"{field}__lt": covered}), field, seconds))
+        parts.append(summaries_bucketed(rows, field, seconds))
         cut = covered
     if cut < end:
-        parts.append(bucketed(readings_for_worker(worker, metric=metric, start=cut, end=end), seconds))
+        parts.append(raw(end))
     return buckets_merge(parts)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _floor(at: datetime, step: int) -> datetime:
+    return at - (at - _EPOCH) % timedelta(seconds=step)  # exact: timedelta arithmetic
+
+
+def _ceil(at: datetime, step: int) -> datetime:
+    floor = _floor(at, step)
+    return floor if floor == at else floor + timedelta(seconds=step)
 
 
 def _newest(model: type, field: str, worker_id: int, metrics: list[str], before: datetime) -> datetime | None:

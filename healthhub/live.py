@@ -6,6 +6,7 @@ Group names live here so that whoever sends and whoever listens agree.
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,8 +29,15 @@ def _in_event_loop_thread() -> bool:
     return True
 
 
+# The wall-clock time an event was sent, stamped on it: sockets that share
+# a re-check before pushing it share only one that started after this.
+SENT_AT = "sent_at"
+
+
 def group_send_now(group: str, event: dict[str, Any]) -> None:
-    """Send ``event`` to ``group`` from synchronous code (services, tasks)."""
+    """Send ``event`` to ``group`` from synchronous code (services, tasks),
+    stamped with the time it was sent (``SENT_AT``)."""
+    event = {**event, SENT_AT: time.time()}
     layer = get_channel_layer()
     if layer is not None:
         try:

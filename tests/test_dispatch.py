@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from celery import shared_task
@@ -72,4 +73,6 @@ def test_a_group_send_from_sync_code_on_an_event_loops_thread_is_delivered():
         group_send_now("loop-thread-test", {"type": "probe", "n": 1})
         return await asyncio.wait_for(layer.receive(channel), 2)
 
-    assert asyncio.run(scenario()) == {"type": "probe", "n": 1}
+    received = asyncio.run(scenario())
+    assert 0 <= time.time() - received.pop("sent_at") < 5  # stamped when sent (healthhub.live.SENT_AT)
+    assert received == {"type": "probe", "n": 1}

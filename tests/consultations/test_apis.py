@@ -4,6 +4,7 @@ services behind it, and notes in clinicians' responses only."""
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -129,7 +130,8 @@ def test_clinician_takes_recommends_closes_and_clears(requested, alice, clara):
     assert client.post(f"{BASE}{requested.pk}/close/", {"outcome": "nope"}, format="json").status_code == 400
     closed = client.post(f"{BASE}{requested.pk}/close/", {"outcome": "rest_then_return"}, format="json").json()
     assert (closed["status"], closed["outcome"]) == ("closed", "rest_then_return")
-    day = requested.requested_at.date().isoformat()
+    # The site's own day (a UTC date is the day before in Seoul after 15:00 UTC).
+    day = requested.requested_at.astimezone(ZoneInfo(alice.site.timezone)).date().isoformat()
     response = client.post(f"{BASE}{requested.pk}/clearances/", {"return_on": day, "note": "ok"}, format="json")
     assert response.status_code == 201 and response.json()["return_on"] == day
     detail = api_as(alice.user).get(f"{BASE}{requested.pk}/").json()

@@ -108,3 +108,33 @@ def test_summaries_serve_only_the_part_they_cover(alice_device):
     odd = readings_buckets(worker, metric=None, start=late[0], end=late[1], seconds=90)
     assert sum(b["count"] for b in odd) == Reading.objects.filter(measured_at__gte=today).count()
     assert not math.isnan(sum(b["mean"] for b in odd))
+
+
+def test_a_range_that_starts_and_ends_inside_a_summarised_hour_counts_only_its_own_readings(alice_device, settings):
+    """The hour (or minute) the range starts or ends inside is read raw:
+    its summary row holds readings outside the range."""
+    device, _ = alice_device
+    settings.RETENTION = {**settings.RETENTION, "RAW_DAYS": 1}
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.replace(hour=0, minute=0, second=0)
+    seed(device, today - timedelta(days=3), now)
+    worker = device.worker
+    start = today - timedelta(days=2, hours=-5, minutes=-3, seconds=-20)  # 05:03:20, two days ago
+    end = today - timedelta(days=1, hours=-7, minutes=-41)  # 07:41 yesterday
+    before = {s: comparable(readings_buckets(worker, metric=None, start=start, end=end, seconds=s)) for s in (3600, 60)}
+    if connection.vendor == "postgresql":
+        for days in range(1, 4):
+            partitions.day_roll_up((today - timedelta(days=days)).date())
+        # Keep the raw readings here: the range's partial hours must come from them.
+    for seconds, expected in before.items():
+        assert comparable(readings_buckets(worker, metric=None, start=start, end=end, seconds=seconds)) == expected
+    first = readings_buckets(worker, metric="heart_rate", start=start, end=end, seconds=3600)[0]
+    assert (
+        first["count"]
+        == Reading.objects.filter(
+            device=device,
+            metric="heart_rate",
+            measured_at__gte=start,
+            measured_at__lt=start.replace(minute=0, second=0) + timedelta(hours=1),
+        ).count()
+    )

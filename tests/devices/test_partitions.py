@@ -255,8 +255,9 @@ def test_maintenance_rolls_up_todays_closed_hours_for_the_charts(alice_device):
         for name, (h, m) in {"early": (6, 50), "a": (8, 10), "b": (9, 20), "c": (9, 21), "now": (10, 5)}.items()
     }
     store(device, [("heart_rate", 60 + i, t) for i, t in enumerate(at.values())])
+    cache.set(partitions.HOURS_DONE_KEY, today + timedelta(hours=8))  # the 08:30 run rolled up to 08:00
     partitions.partitions_maintain(now=today + timedelta(hours=10, minutes=30))
-    # The two closed hours before 10:00; 06:50 waits for the day's close, 10:05 is the current hour.
+    # The two closed hours before 10:00; 06:50 was the 08:30 run's, 10:05 is the current hour.
     assert sorted(ReadingMinute.objects.values_list("minute", "mean")) == [
         (at["a"], 61.0),
         (at["b"], 62.0),
@@ -284,3 +285,25 @@ def test_a_closed_day_whose_roll_up_was_missed_is_rolled_up_by_the_next_run(alic
     assert list(ReadingMinute.objects.values_list("minute", "count", "mean")) == [(three_days_ago, 2, 75.0)]
     assert list(ReadingHour.objects.values_list("hour", "count")) == [(three_days_ago, 2)]
     assert three_days_ago.date() not in partitions.partitions_maintain(now=today + timedelta(hours=2)).rolled_up
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_hours_missed_while_beat_was_down_are_rolled_up_by_the_next_run(alice_device):
+    device, _ = alice_device
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    store(
+        device,
+        [("heart_rate", 60, today + timedelta(hours=3, minutes=10)), ("heart_rate", 90, today + timedelta(hours=9))],
+    )
+    cache.set(partitions.HOURS_DONE_KEY, today + timedelta(hours=2))  # then beat was down until 10:30
+    partitions.partitions_maintain(now=today + timedelta(hours=10, minutes=30))
+    assert sorted(ReadingHour.objects.values_list("hour", "mean")) == [
+        (today + timedelta(hours=3), 60.0),
+        (today + timedelta(hours=9), 90.0),
+    ]
+    assert cache.get(partitions.HOURS_DONE_KEY) == today + timedelta(hours=10)
+    cache.delete(partitions.HOURS_DONE_KEY)  # not known (a new cache): from midnight
+    ReadingHour.objects.all().delete()
+    partitions.partitions_maintain(now=today + timedelta(hours=10, minutes=30))
+    assert ReadingHour.objects.count() == 2
