@@ -14,7 +14,7 @@ from django.utils import timezone
 from alerts import services
 from alerts.models import Alert, AlertEvent, AlertStatus
 from alerts.rules.base import Evaluation, Severity
-from healthhub.live import device_group, site_clinicians_group, worker_group
+from healthhub.live import SENT_AT, device_group, site_clinicians_group, worker_group
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +177,13 @@ def receive(group):
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(group, channel)
-    return lambda: async_to_sync(layer.receive)(channel)
+
+    def next_event():
+        event = async_to_sync(layer.receive)(channel)
+        assert isinstance(event.pop(SENT_AT), float)  # stamped when sent (healthhub.live)
+        return event
+
+    return next_event
 
 
 def test_changes_reach_clinicians_portal_and_wearable(alice, alice_device, t0, django_capture_on_commit_callbacks):
