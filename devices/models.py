@@ -75,7 +75,22 @@ class Reading(models.Model):
         return f"reading of device {self.device_id} at {self.measured_at.isoformat()}"
 
 
-class ReadingMinute(models.Model):
+class Summary(models.Model):
+    """A worker's readings of one metric over a span of time (the subclass
+    names the span's field and makes it part of the primary key)."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_index=False)
+    metric = models.CharField(max_length=20)
+    count = models.PositiveIntegerField()
+    mean = models.FloatField()
+    min = models.FloatField()
+    max = models.FloatField()
+
+    class Meta:
+        abstract = True
+
+
+class ReadingMinute(Summary):
     """Per-minute summary of a worker's readings of one metric, kept after
     the raw readings have passed their retention period (devices.retention).
     On PostgreSQL each day is also summarised once it has closed
@@ -83,31 +98,19 @@ class ReadingMinute(models.Model):
     (devices.selectors.readings_buckets)."""
 
     pk = models.CompositePrimaryKey("worker", "metric", "minute")
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_index=False)
-    metric = models.CharField(max_length=20)
     minute = models.DateTimeField()
-    count = models.PositiveIntegerField()
-    mean = models.FloatField()
-    min = models.FloatField()
-    max = models.FloatField()
 
     def __str__(self) -> str:
         return f"summary of worker {self.worker_id} at {self.minute.isoformat()}"
 
 
-class ReadingHour(models.Model):
+class ReadingHour(Summary):
     """Per-hour summary of a worker's readings of one metric, from the
     minute summaries of each closed day (PostgreSQL): a month's chart reads
     720 of these per metric instead of 43,200 minutes."""
 
     pk = models.CompositePrimaryKey("worker", "metric", "hour")
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_index=False)
-    metric = models.CharField(max_length=20)
     hour = models.DateTimeField()
-    count = models.PositiveIntegerField()
-    mean = models.FloatField()
-    min = models.FloatField()
-    max = models.FloatField()
 
     def __str__(self) -> str:
         return f"hourly summary of worker {self.worker_id} at {self.hour.isoformat()}"
