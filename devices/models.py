@@ -116,6 +116,23 @@ class ReadingHour(Summary):
         return f"hourly summary of worker {self.worker_id} at {self.hour.isoformat()}"
 
 
+class LateHour(models.Model):
+    """A worker's hour that readings came into after it was rolled up (they
+    arrived more than ``devices.partitions.LATE_AFTER`` after the hour
+    closed, e.g. from a device that was offline): its summaries miss them
+    until ``devices.partitions.late_hours_roll_up`` rolls the hour up again
+    (beat, every few minutes). Written by ingestion in the transaction that
+    stores the readings, on PostgreSQL only (SQLite keeps no summaries)."""
+
+    pk = models.CompositePrimaryKey("worker", "hour")
+    # No database constraint, as WindowBucket: no lock on the worker's row.
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    hour = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"late readings of worker {self.worker_id} in the hour of {self.hour.isoformat()}"
+
+
 class WindowBucket(models.Model):
     """What the risk engine's window holds of a worker's readings, summed
     as they are stored (devices.windows): per metric, 5-second buckets for

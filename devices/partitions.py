@@ -1,7 +1,8 @@
 """The day partitions of the readings table on PostgreSQL (migration 0004):
-created ahead, rolled up into minute summaries once their day has closed,
-and dropped whole when they pass the retention period. On SQLite there are
-none and every function here does nothing.
+created ahead, rolled up into minute and hour summaries hour by hour as
+their hours close (and again for the hours late readings come into), and
+dropped whole when they pass the retention period. On SQLite there are none
+and every function here does nothing.
 
 A partition is named ``devices_reading_pYYYYMMDD`` and holds the readings
 measured on that UTC day; ``devices_reading_default`` holds anything that
@@ -21,7 +22,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 
-from devices.models import Reading, ReadingHour, ReadingMinute
+from devices.models import LateHour, Reading, ReadingHour, ReadingMinute
+from devices.windows import floor_to
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,27 @@ LOCK_TIMEOUT_S = 2
 _LOCK_CONFLICTS = {"40P01", "55P03"}
 
 
+HOUR = 3600
+# A reading is late when it arrives more than LATE_AFTER after its hour has
+# closed: ingestion marks its worker's hour (LateHour) and late_hours_roll_up
+# rolls that hour up again. Beat rolls each hour up once, SETTLED_AFTER after
+# it closed: by then every reading that is not late has been committed
+# (received at most LATE_AFTER after the close, and a group commits in
+# seconds), so no reading is left out of the summaries for longer than it
+# takes beat to come round.
+LATE_AFTER = timedelta(minutes=2)
+SETTLED_AFTER = timedelta(minutes=5)
+
+
+def late_readings_before(received_at: datetime) -> datetime:
+    """Readings received at ``received_at`` and measured before this are late."""
+    return floor_to(received_at - LATE_AFTER, HOUR)
+
+
 @dataclass
 class PartitionReport:
     created: list[date] = field(default_factory=list)
     moved_from_default: int = 0
-    rolled_up: list[date] = field(default_factory=list)
     dropped: list[date] = field(default_factory=list)
     drop_seconds: list[float] = field(default_factory=list)
 
@@ -102,34 +120,78 @@ def range_roll_up(start: datetime, end: datetime) -> int:
     hours), and the hour summaries from those, replacing any written before
     (so it may run again when late readings came in). Returns the number of
     minute rows written."""
-    minutes = ReadingMinute._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {minutes} (worker_id, metric, minute, count, mean, min, max) "
-            "SELECT worker_id, metric, date_trunc('minute', measured_at), count(*), avg(value), min(value), max(value) "
-            f"FROM {TABLE} WHERE measured_at >= %s AND measured_at < %s GROUP BY 1, 2, 3 "
-            "ON CONFLICT (worker_id, metric, minute) DO UPDATE SET "
-            "count = excluded.count, mean = excluded.mean, min = excluded.min, max = excluded.max",
-            [start, end],
-        )
-        written = cursor.rowcount
-        hours_roll_up(start, end)
-        return written
+        return _roll_up(cursor, _RANGE, [start, end])
+
+
+def late_hours_roll_up(*, limit: int = 2000) -> int:
+    """Roll up again the workers' hours that late readings came into
+    (LateHour), ``limit`` at a time, each lot in one transaction that also
+    deletes its marks (a mark written meanwhile, by a reading this roll-up
+    may not see, waits for the next run). Returns the number of hours
+    rolled up. Beat runs it every few minutes; nothing on SQLite."""
+    if connection.vendor != "postgresql":
+        return 0
+    table = LateHour._meta.db_table
+    done = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE (worker_id, hour) IN (SELECT worker_id, hour FROM {table} "
+                "ORDER BY hour LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING worker_id, hour",
+                [limit],
+            )
+            marks = cursor.fetchall()
+            if marks:
+                workers, hours = (list(column) for column in zip(*marks, strict=True))
+                where = (
+                    "JOIN unnest(%s::bigint[], %s::timestamptz[]) AS late(w, h) ON {table}.worker_id = late.w "
+                    "AND {time} >= late.h AND {time} < late.h + interval '1 hour'"
+                )
+                _roll_up(cursor, where, [workers, hours])
+        done += len(marks)
+        if len(marks) < limit:
+            return done
+
+
+_RANGE = "WHERE {time} >= %s AND {time} < %s"
+_REPLACE = "count = excluded.count, mean = excluded.mean, min = excluded.min, max = excluded.max"
+
+
+def _roll_up(cursor, where: str, params: list) -> int:
+    """Minute summaries from the readings that ``where`` selects (written
+    with {table} and {time} for the source table and its time column), then
+    hour summaries from the minute summaries it selects, replacing those
+    written before. Returns the number of minute rows."""
+    cursor.execute(
+        f"INSERT INTO {ReadingMinute._meta.db_table} (worker_id, metric, minute, count, mean, min, max) "
+        "SELECT worker_id, metric, date_trunc('minute', measured_at), count(*), avg(value), min(value), max(value) "
+        f"FROM {TABLE} {where.format(table=TABLE, time='measured_at')} GROUP BY 1, 2, 3 "
+        f"ON CONFLICT (worker_id, metric, minute) DO UPDATE SET {_REPLACE}",
+        params,
+    )
+    written = cursor.rowcount
+    _hours_roll_up(cursor, where, params)
+    return written
+
+
+def _hours_roll_up(cursor, where: str, params: list) -> int:
+    minutes = ReadingMinute._meta.db_table
+    cursor.execute(
+        f"INSERT INTO {ReadingHour._meta.db_table} (worker_id, metric, hour, count, mean, min, max) "
+        "SELECT worker_id, metric, date_trunc('hour', minute), sum(count), sum(mean * count) / sum(count), "
+        f"min(min), max(max) FROM {minutes} {where.format(table=minutes, time='minute')} "
+        f"GROUP BY 1, 2, 3 ON CONFLICT (worker_id, metric, hour) DO UPDATE SET {_REPLACE}",
+        params,
+    )
+    return cursor.rowcount
 
 
 def hours_roll_up(start: datetime, end: datetime) -> int:
     """Write the hour summaries of [start, end) (whole hours) from the
     minute summaries there, replacing any written before."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ReadingHour._meta.db_table} (worker_id, metric, hour, count, mean, min, max) "
-            "SELECT worker_id, metric, date_trunc('hour', minute), sum(count), sum(mean * count) / sum(count), "
-            f"min(min), max(max) FROM {ReadingMinute._meta.db_table} WHERE minute >= %s AND minute < %s "
-            "GROUP BY 1, 2, 3 ON CONFLICT (worker_id, metric, hour) DO UPDATE SET "
-            "count = excluded.count, mean = excluded.mean, min = excluded.min, max = excluded.max",
-            [start, end],
-        )
-        return cursor.rowcount
+        return _hours_roll_up(cursor, _RANGE, [start, end])
 
 
 def _locking(sql: str, *, attempts: int = 5) -> None:
@@ -188,33 +250,12 @@ def detached_days() -> list[date]:
     return sorted(datetime.strptime(m.group(1), "%Y%m%d").date() for n in names if (m := _NAME.match(n)))
 
 
-def rolled_up_key(day: date, phase: str) -> str:
-    return f"devices:rolled-up:{day.isoformat()}:{phase}"
-
-
-def _roll_up_once(day: date, phase: str) -> bool:
-    """Roll ``day`` up unless this phase already did (remembered in the
-    cache; forgetting only costs a repeat)."""
-    key = rolled_up_key(day, phase)
-    if cache.get(key):
-        return False
-    day_roll_up(day)
-    cache.set(key, True, timeout=(settings.DEVICE_PROTOCOL["BACKFILL_DAYS"] + 3) * 86400)
-    return True
-
-
-# Each (hourly) run rolls up this many of today's closed hours (more if
-# runs were missed: from the end of the last hours it rolled up).
-HOURS_ROLLED_UP_AGAIN = 2
 HOURS_DONE_KEY = "devices:hours-rolled-up-until"
 
 
 def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
     """Hourly (beat): partitions from the backfill window to AHEAD_DAYS
-    ahead exist; each day is rolled up once closed, and again the day it
-    leaves the backfill window (no reading for it is accepted after that);
-    today's last closed hours are rolled up; partitions past the raw
-    retention period are dropped."""
+    ahead exist; partitions past the raw retention period are dropped."""
     report = PartitionReport()
     if not is_partitioned():
         return report
@@ -228,31 +269,60 @@ def partitions_maintain(*, now: datetime | None = None) -> PartitionReport:
             report.moved_from_default += partition_create(day)
             report.created.append(day)
             existing.add(day)
-    # Every closed day of the backfill window once (yesterday, normally; the
-    # days before it too if beat was down when they closed, since charts
-    # read summaries up to the newest one), and each day again as it leaves
-    # the window.
-    closed = [(today - timedelta(days=n), "closed") for n in range(backfill, 0, -1)]
-    for day, phase in [*closed, (today - timedelta(days=backfill + 1), "final")]:
-        if day in existing and _roll_up_once(day, phase):
-            report.rolled_up.append(day)
-    # Today's closed hours too (the last two, in case a run was missed), so
-    # that a chart reads at most the current hour's raw readings; the day is
-    # rolled up whole again once it has closed, late readings included.
-    # From where the last run stopped if runs were missed (or from midnight
-    # when that is not known): charts read summaries up to the newest one.
-    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
-    since = hour - timedelta(hours=HOURS_ROLLED_UP_AGAIN)
-    done = cache.get(HOURS_DONE_KEY)
-    if done is None or done < since:
-        since = done or midnight
-    since = max(since, midnight)
-    if since < hour:
-        range_roll_up(since, hour)
-        cache.set(HOURS_DONE_KEY, hour, timeout=2 * 86400)
     report.dropped, report.drop_seconds = partitions_drop_expired(now=now, existing=existing)
     return report
+
+
+@dataclass
+class RollUpReport:
+    days: list[date] = field(default_factory=list)  # rolled up, wholly or in part
+    late_hours: int = 0  # workers' hours rolled up again for late readings
+    skipped: bool = False  # another run held the lock
+
+
+# A session-level advisory lock: one roll-up at a time (two writing the same
+# summaries in different orders could deadlock).
+_ROLL_UP_LOCK = 0x68680001
+
+
+def summaries_roll_up(*, now: datetime | None = None) -> RollUpReport:
+    """Every few minutes (beat): roll up the hours that have settled since
+    the last run, then the workers' hours late readings came into."""
+    report = RollUpReport()
+    if not is_partitioned():
+        return report
+    now = now or datetime.now(UTC)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ROLL_UP_LOCK])
+        if not cursor.fetchone()[0]:
+            report.skipped = True
+            return report
+        try:
+            report.days = _hours_since_last_run(now, settings.DEVICE_PROTOCOL["BACKFILL_DAYS"])
+            report.late_hours = late_hours_roll_up()
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_ROLL_UP_LOCK])
+    return report
+
+
+def _hours_since_last_run(now: datetime, backfill: int) -> list[date]:
+    """Roll up the hours that have settled since the last run stopped (the
+    runs a stopped beat missed included: charts read summaries up to the
+    newest one, so no hour before it may stay without them), or every hour
+    of the backfill window when that is not known (a new cache). One
+    transaction per day. Returns the days rolled up, wholly or in part."""
+    until = floor_to(now - SETTLED_AFTER, HOUR)
+    first = datetime.combine(until.date() - timedelta(days=backfill), datetime.min.time(), UTC)
+    done = cache.get(HOURS_DONE_KEY)
+    since = first if done is None else max(done, first)
+    days: list[date] = []
+    while since < until:
+        end = min(datetime.combine(since.date() + timedelta(days=1), datetime.min.time(), UTC), until)
+        range_roll_up(since, end)
+        days.append(since.date())
+        since = end
+        cache.set(HOURS_DONE_KEY, since, timeout=(backfill + 3) * 86400)
+    return days
 
 
 def partitions_drop_expired(*, now: datetime, existing: set[date] | None = None) -> tuple[list[date], list[float]]:

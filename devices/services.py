@@ -12,12 +12,13 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
-from devices.models import Device, DeviceStatus, EvaluationDue, Reading
+from devices.models import Device, DeviceStatus, EvaluationDue, LateHour, Reading
+from devices.partitions import HOUR, late_readings_before
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
 from devices.signals import readings_stored, zone_reported
 from devices.sql import binary_cursor
 from devices.tokens import token_hash, token_new
-from devices.windows import Row, buckets_add
+from devices.windows import Row, buckets_add, floor_to
 from healthhub.live import device_group, group_send_now
 from healthhub.metrics import BATCHES_STORED, READINGS_STORED
 from workers.models import Worker, WorkerEventKind
@@ -179,19 +180,26 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
                 rows.append((device_id, worker_id, reading.metric, reading.value, reading.at))
                 row_batch.append(index)
     accepted = [0] * len(batches)
+    # Readings measured before this are late (PostgreSQL keeps summaries).
+    late_before = late_readings_before(received_at) if postgresql else None
     with transaction.atomic(), connection.cursor() as cursor:
         # Workers with new readings, and whether any of them is an SOS or a fall.
         due: dict[int, bool] = {}
+        late: set[tuple[int, datetime]] = set()
         if rows:
             inserted = [owner[key] for key in (_insert_postgresql if postgresql else _insert_values)(rows, received_at)]
             for row in inserted:
                 accepted[row_batch[row]] += 1
-                _, worker_id, metric, _, _ = rows[row]
+                _, worker_id, metric, _, at = rows[row]
                 due[worker_id] = due.get(worker_id, False) or metric in URGENT_METRICS
+                if late_before is not None and at < late_before:
+                    late.add((worker_id, floor_to(at, HOUR)))
             # The risk engine's windows, from what was inserted (a duplicate adds nothing).
             buckets_add([rows[row] for row in inserted])
         if due:
             _record_due(cursor, due, received_at)
+        if late:
+            _late_hours_mark(late)
         active = _devices_touch(cursor, batches, received_at)
     READINGS_STORED.inc(sum(accepted))
     BATCHES_STORED.inc(len(batches))
@@ -238,6 +246,19 @@ def _record_due(cursor, due: dict[int, bool], received_at: datetime) -> None:
         params += [worker_id, received, 1 if urgent else None, received if urgent else None]
     placeholders = ", ".join(["(%s, 1, %s, %s, %s)"] * len(due))
     cursor.execute(f"INSERT INTO {table} {columns} VALUES {placeholders} {upsert}", params)
+
+
+def _late_hours_mark(late: set[tuple[int, datetime]]) -> None:
+    """Mark these workers' hours to be rolled up again (devices.partitions:
+    their summaries were written before these readings came), in key order
+    like the other upserts of the group."""
+    workers, hours = zip(*sorted(late), strict=True)
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(LateHour._meta.db_table)} (worker_id, hour) "
+            "SELECT * FROM unnest(%b::bigint[], %b::timestamptz[]) ON CONFLICT DO NOTHING",
+            [list(workers), list(hours)],
+        )
 
 
 def _devices_touch(cursor, batches: list[BatchToStore], received_at: datetime) -> list[bool]:

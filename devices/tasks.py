@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from devices.partitions import partitions_maintain
+from devices.partitions import partitions_maintain, summaries_roll_up
 from devices.retention import readings_enforce_retention
 
 
@@ -12,9 +12,17 @@ def enforce_retention() -> int:
 
 @shared_task(acks_late=True)
 def maintain_partitions() -> int:
-    """Periodic: the readings' day partitions ahead exist, closed days are
-    rolled up, expired days dropped (PostgreSQL; nothing on SQLite)."""
+    """Periodic: the readings' day partitions ahead exist, expired days
+    are dropped (PostgreSQL; nothing on SQLite)."""
     return len(partitions_maintain().created)
+
+
+@shared_task(acks_late=True)
+def roll_up_summaries() -> int:
+    """Periodic: the minute and hour summaries of the hours that have
+    closed, and of the hours late readings came into (PostgreSQL)."""
+    report = summaries_roll_up()
+    return len(report.days) + report.late_hours
 
 
 @shared_task(acks_late=True)

@@ -246,6 +246,8 @@ CELERY_BEAT_SCHEDULE = {
     # --- end hrprivacy ---
     "devices-enforce-retention": {"task": "devices.tasks.enforce_retention", "schedule": 3600.0},
     "devices-maintain-partitions": {"task": "devices.tasks.maintain_partitions", "schedule": 3600.0},
+    # Charts read summaries up to the newest: closed hours and late readings.
+    "devices-roll-up-summaries": {"task": "devices.tasks.roll_up_summaries", "schedule": 300.0},
     "devices-prune-window-buckets": {"task": "devices.tasks.prune_window_buckets", "schedule": 60.0},
     "consultations-overdue-questions": {"task": "consultations.tasks.mark_overdue_questions", "schedule": 60.0},
     "appointments-send-reminders": {"task": "appointments.tasks.send_reminders", "schedule": 60.0},

@@ -14,9 +14,10 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection
 
 from devices import partitions
-from devices.models import Reading, ReadingHour, ReadingMinute
+from devices.models import LateHour, Reading, ReadingHour, ReadingMinute
 from devices.protocol import ValidReading
 from devices.retention import readings_enforce_retention
+from devices.selectors import readings_buckets
 from devices.services import device_provision, readings_store
 
 postgresql_only = pytest.mark.skipif(
@@ -54,7 +55,12 @@ def table_exists(name: str) -> bool:
 def test_sqlite_keeps_one_table_and_maintenance_does_nothing(alice_device):
     assert not partitions.is_partitioned()
     report = partitions.partitions_maintain()
-    assert (report.created, report.dropped, report.rolled_up) == ([], [], [])
+    assert (report.created, report.dropped) == ([], [])
+    assert partitions.summaries_roll_up() == partitions.RollUpReport()
+    # A late reading marks nothing: SQLite keeps no summaries, charts read raw readings.
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    store(alice_device[0], [("heart_rate", 70, yesterday)])
+    assert not LateHour.objects.exists()
 
 
 @postgresql_only
@@ -245,65 +251,135 @@ def test_a_drop_waits_out_a_short_lock_and_succeeds_in_the_same_run(alice_device
     assert not table_exists(partitions.partition_name(old_day))
 
 
+def stream(device, readings, delay=timedelta(seconds=1)):
+    """Store each reading as if it arrived ``delay`` after it was measured."""
+    for metric, value, at in readings:
+        store(device, [(metric, value, at)], received_at=at + delay)
+
+
 @postgresql_only
 @pytest.mark.django_db
-def test_maintenance_rolls_up_todays_closed_hours_for_the_charts(alice_device):
+def test_beat_rolls_up_each_closed_hour_once_it_has_settled(alice_device):
     device, _ = alice_device
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     at = {
-        name: today + timedelta(hours=h, minutes=m)
-        for name, (h, m) in {"early": (6, 50), "a": (8, 10), "b": (9, 20), "c": (9, 21), "now": (10, 5)}.items()
+        name: day + timedelta(hours=h, minutes=m)
+        for name, (h, m) in {"early": (6, 50), "a": (8, 10), "b": (9, 20), "c": (9, 59), "now": (10, 1)}.items()
     }
-    store(device, [("heart_rate", 60 + i, t) for i, t in enumerate(at.values())])
-    cache.set(partitions.HOURS_DONE_KEY, today + timedelta(hours=8))  # the 08:30 run rolled up to 08:00
-    partitions.partitions_maintain(now=today + timedelta(hours=10, minutes=30))
-    # The two closed hours before 10:00; 06:50 was the 08:30 run's, 10:05 is the current hour.
+    stream(device, [("heart_rate", 60 + i, t) for i, t in enumerate(at.values())])
+    cache.set(partitions.HOURS_DONE_KEY, day + timedelta(hours=8))  # an earlier run rolled up to 08:00
+    # At 10:03 the 09:00 hour has not settled (a reading of 09:59 may still be on its way).
+    assert partitions.summaries_roll_up(now=day + timedelta(hours=10, minutes=3)).days == [day.date()]
+    assert sorted(ReadingHour.objects.values_list("hour", flat=True)) == [day + timedelta(hours=8)]
+    report = partitions.summaries_roll_up(now=day + timedelta(hours=10, minutes=30))
+    assert report.days == [day.date()]
+    # 06:50 was the earlier run's, 10:01 is in the hour still open; nothing was late.
     assert sorted(ReadingMinute.objects.values_list("minute", "mean")) == [
         (at["a"], 61.0),
         (at["b"], 62.0),
         (at["c"], 63.0),
     ]
     assert sorted(ReadingHour.objects.values_list("hour", "count", "mean", "min", "max")) == [
-        (today + timedelta(hours=8), 1, 61.0, 61.0, 61.0),
-        (today + timedelta(hours=9), 2, 62.5, 62.0, 63.0),
+        (day + timedelta(hours=8), 1, 61.0, 61.0, 61.0),
+        (day + timedelta(hours=9), 2, 62.5, 62.0, 63.0),
     ]
+    assert not LateHour.objects.exists() and report.late_hours == 0
+    assert cache.get(partitions.HOURS_DONE_KEY) == day + timedelta(hours=10)
 
 
 @postgresql_only
 @pytest.mark.django_db
-def test_a_closed_day_whose_roll_up_was_missed_is_rolled_up_by_the_next_run(alice_device):
-    """Beat was down when the day closed: charts read summaries up to the
-    newest one, so the day must not stay without them until it leaves the
-    backfill window."""
+def test_late_readings_mark_their_hour_and_reach_the_charts_at_the_next_roll_up(alice_device, bob):
+    """A device that was offline sends an hour already summarised: the
+    chart, which reads the summaries, must come to show them, and only that
+    worker's hour is rolled up again."""
+    device, _ = alice_device
+    bob_device, _ = device_provision(serial="B-1", model="Band 3", worker=bob)
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    nine = day + timedelta(hours=9)
+    stream(device, [("heart_rate", 60, nine + timedelta(minutes=20))])
+    stream(bob_device, [("heart_rate", 100, nine + timedelta(minutes=5))])
+    cache.set(partitions.HOURS_DONE_KEY, nine)
+    partitions.summaries_roll_up(now=day + timedelta(hours=10, minutes=30))
+
+    def chart():
+        buckets = readings_buckets(
+            device.worker, metric="heart_rate", start=day, end=day + timedelta(hours=12), seconds=3600
+        )
+        return [(b["start"], b["count"], b["mean"]) for b in buckets]
+
+    assert chart() == [(nine, 1, 60.0)]
+    # At 11:00 two readings of 09:40 and 09:41 arrive, one of them twice, and one of 10:59 that is not late.
+    late = [("heart_rate", 80, nine + timedelta(minutes=40)), ("heart_rate", 82, nine + timedelta(minutes=41))]
+    eleven = day + timedelta(hours=11)
+    store(device, [*late, late[0], ("heart_rate", 70, eleven - timedelta(minutes=1))], received_at=eleven)
+    assert list(LateHour.objects.values_list("worker_id", "hour")) == [(device.worker_id, nine)]
+    assert chart() == [(nine, 1, 60.0), (day + timedelta(hours=10), 1, 70.0)]  # 09:00 from its stale summary
+    report = partitions.summaries_roll_up(now=eleven + timedelta(minutes=6))
+    assert report.late_hours == 1 and report.days == [day.date()]
+    assert chart() == [(nine, 3, (60 + 80 + 82) / 3), (day + timedelta(hours=10), 1, 70.0)]
+    assert not LateHour.objects.exists()
+    # Bob's hour was not rolled up again; re-sending the late batch marks nothing (duplicates).
+    assert ReadingHour.objects.get(worker=bob, hour=nine).count == 1
+    store(device, late, received_at=eleven + timedelta(minutes=10))
+    assert not LateHour.objects.exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_roll_up_running_elsewhere_makes_the_next_one_step_aside(alice_device):
+    import psycopg
+    from django.db import connections
+
+    settings_dict = connections["default"].settings_dict
+    other = psycopg.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        password=settings_dict["PASSWORD"],
+        autocommit=True,
+    )
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [partitions._ROLL_UP_LOCK])
+        assert partitions.summaries_roll_up().skipped
+        other.execute("SELECT pg_advisory_unlock(%s)", [partitions._ROLL_UP_LOCK])
+        assert not partitions.summaries_roll_up().skipped
+    finally:
+        other.close()
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_every_hour_of_the_backfill_window_is_rolled_up_when_the_last_run_is_not_known(alice_device, settings):
+    """A new cache forgot where the last run stopped: charts read summaries
+    up to the newest one, so no day of the window may stay without them."""
     device, _ = alice_device
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     three_days_ago = today - timedelta(days=3, hours=-9)
-    store(device, [("heart_rate", 70, three_days_ago), ("heart_rate", 80, three_days_ago + timedelta(seconds=20))])
-    cache.delete(partitions.rolled_up_key(three_days_ago.date(), "closed"))  # (an earlier test's run may have)
-    report = partitions.partitions_maintain(now=today + timedelta(hours=1))
-    assert three_days_ago.date() in report.rolled_up
+    stream(device, [("heart_rate", 70, three_days_ago), ("heart_rate", 80, three_days_ago + timedelta(seconds=20))])
+    cache.delete(partitions.HOURS_DONE_KEY)
+    report = partitions.summaries_roll_up(now=today + timedelta(hours=1))
+    window = settings.DEVICE_PROTOCOL["BACKFILL_DAYS"]
+    assert report.days == [today.date() - timedelta(days=n) for n in range(window, 0, -1)]
     assert list(ReadingMinute.objects.values_list("minute", "count", "mean")) == [(three_days_ago, 2, 75.0)]
     assert list(ReadingHour.objects.values_list("hour", "count")) == [(three_days_ago, 2)]
-    assert three_days_ago.date() not in partitions.partitions_maintain(now=today + timedelta(hours=2)).rolled_up
+    assert partitions.summaries_roll_up(now=today + timedelta(hours=2)).days == [today.date()]
 
 
 @postgresql_only
 @pytest.mark.django_db
 def test_hours_missed_while_beat_was_down_are_rolled_up_by_the_next_run(alice_device):
     device, _ = alice_device
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    store(
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    stream(
         device,
-        [("heart_rate", 60, today + timedelta(hours=3, minutes=10)), ("heart_rate", 90, today + timedelta(hours=9))],
+        [("heart_rate", 60, day + timedelta(hours=3, minutes=10)), ("heart_rate", 90, day + timedelta(hours=9))],
     )
-    cache.set(partitions.HOURS_DONE_KEY, today + timedelta(hours=2))  # then beat was down until 10:30
-    partitions.partitions_maintain(now=today + timedelta(hours=10, minutes=30))
+    cache.set(partitions.HOURS_DONE_KEY, day + timedelta(hours=2))  # then beat was down until 10:30
+    partitions.summaries_roll_up(now=day + timedelta(hours=10, minutes=30))
     assert sorted(ReadingHour.objects.values_list("hour", "mean")) == [
-        (today + timedelta(hours=3), 60.0),
-        (today + timedelta(hours=9), 90.0),
+        (day + timedelta(hours=3), 60.0),
+        (day + timedelta(hours=9), 90.0),
     ]
-    assert cache.get(partitions.HOURS_DONE_KEY) == today + timedelta(hours=10)
-    cache.delete(partitions.HOURS_DONE_KEY)  # not known (a new cache): from midnight
-    ReadingHour.objects.all().delete()
-    partitions.partitions_maintain(now=today + timedelta(hours=10, minutes=30))
-    assert ReadingHour.objects.count() == 2
+    assert cache.get(partitions.HOURS_DONE_KEY) == day + timedelta(hours=10)
