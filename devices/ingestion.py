@@ -21,9 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from devices import protocol
 from devices.protocol import Limits
@@ -100,7 +101,9 @@ WRITERS = 4
 # thousands of devices (re)connecting at once must queue, not fail.
 LAYER_CALLS_MAX = 50
 
-_writer_threads = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="ingest")
+# One thread per writer: a writer keeps its thread's database connection
+# while it has groups to commit (see _Writer).
+_writer_threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ingest-{n}") for n in range(WRITERS)]
 _evaluation_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-evaluations")
 
 
@@ -118,8 +121,45 @@ def _in_thread(service: Any, executor: ThreadPoolExecutor) -> Any:
     return database_sync_to_async(call, thread_sensitive=False, executor=executor)
 
 
-_receive_many = _in_thread(batches_receive, _writer_threads)
-_request_evaluations_inline = _in_thread(evaluations_request, _writer_threads)
+@dataclass(frozen=True)
+class _Writer:
+    """One writer's thread, and what it runs there.
+
+    The writer keeps its thread's database connection from one group to
+    the next while batches keep coming (taking one from the pool and giving
+    it back cost every group commit a health-check round trip and a few per
+    cent of a server process), and gives it back once it has nothing left
+    to write. A connection an error left broken is closed at once
+    (``batches_receive`` has already reconnected before retrying a failed
+    group batch by batch), so the next group takes a fresh one."""
+
+    thread: ThreadPoolExecutor
+
+    def receive(self, **kwargs: Any) -> Any:
+        def call() -> Any:
+            try:
+                return batches_receive(**kwargs)
+            finally:
+                _close_if_broken()
+
+        return sync_to_async(call, thread_sensitive=False, executor=self.thread)()
+
+    def request_evaluations(self, **kwargs: Any) -> Any:
+        return _in_thread(evaluations_request, self.thread)(**kwargs)
+
+    def idle(self) -> None:
+        self.thread.submit(close_old_connections)
+
+
+def _close_if_broken() -> None:
+    if connection.connection is None or not connection.errors_occurred:
+        return
+    if connection.in_atomic_block or not connection.is_usable():
+        connection.close()
+    else:
+        connection.errors_occurred = False
+
+
 _request_evaluations = _in_thread(evaluations_request, _evaluation_thread)
 
 
@@ -146,7 +186,7 @@ class BatchWriter:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.waiting: list[tuple[IncomingBatch, asyncio.Future]] = []
-        self.writers = 0
+        self.free = [_Writer(thread) for thread in _writer_threads]
         self.tasks: set[asyncio.Task] = set()
         self.to_evaluate: set[int] = set()
         self.urgent: set[int] = set()  # of to_evaluate, those with an SOS or a fall
@@ -158,9 +198,8 @@ class BatchWriter:
         committed; raises FrameError or DatabaseError as batch_receive does."""
         future = self.loop.create_future()
         self.waiting.append((batch, future))
-        if self.writers < WRITERS:
-            self.writers += 1
-            self._spawn(self._write())
+        if self.free:
+            self._spawn(self._write(self.free.pop()))
         return await future
 
     def _spawn(self, coroutine: Any) -> None:
@@ -180,18 +219,18 @@ class BatchWriter:
         group, self.waiting = self.waiting[:taken], self.waiting[taken:]
         return group
 
-    async def _write(self) -> None:
+    async def _write(self, writer: _Writer) -> None:
         try:
             while self.waiting:
                 group = self._next_group()
                 evaluate: set[int] = set()
                 urgent: set[int] = set()
                 try:
-                    received = await _receive_many(batches=[b for b, _ in group], limits=Limits.from_settings())
+                    received = await writer.receive(batches=[b for b, _ in group], limits=Limits.from_settings())
                     results: list = received.results
                     evaluate, urgent = received.workers_to_evaluate, received.urgent_workers
                     if evaluate and settings.CELERY_TASK_ALWAYS_EAGER:
-                        await _request_evaluations_inline(worker_ids=evaluate, urgent_ids=urgent)
+                        await writer.request_evaluations(worker_ids=evaluate, urgent_ids=urgent)
                         evaluate = set()
                 except asyncio.CancelledError:
                     for _, future in group:
@@ -209,7 +248,8 @@ class BatchWriter:
                 if evaluate:
                     self._evaluate(evaluate, urgent)
         finally:
-            self.writers -= 1
+            writer.idle()
+            self.free.append(writer)
 
     def _evaluate(self, worker_ids: set[int], urgent: set[int]) -> None:
         self.to_evaluate |= worker_ids

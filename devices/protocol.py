@@ -190,14 +190,18 @@ def parse_timestamp(raw: Any) -> datetime | None:
 
 def validate_reading(index: int, raw: Any, now: datetime, limits: Limits) -> ValidReading | dict[str, Any]:
     """One reading: a ValidReading, or a rejection ``{"index", "reason"}``."""
+    return _validate(index, raw, now - limits.backfill, now + limits.future_tolerance)
+
+
+def _validate(index: int, raw: Any, oldest: datetime, newest: datetime) -> ValidReading | dict[str, Any]:
     reason = _reading_error(raw)
     if reason is None:
         at = parse_timestamp(raw.get("at"))
         if at is None:
             reason = BAD_TIMESTAMP
-        elif at > now + limits.future_tolerance:
+        elif at > newest:
             reason = FUTURE_TIMESTAMP
-        elif at < now - limits.backfill:
+        elif at < oldest:
             reason = TOO_OLD
         else:
             return ValidReading(index, raw["metric"], float(raw["value"]), at)
@@ -240,8 +244,9 @@ def parse_batch(message: dict[str, Any], now: datetime, limits: Limits) -> Batch
         raise FrameError(TOO_LARGE, f"{len(readings)} readings; at most {limits.max_batch} per batch", seq)
     valid: list[ValidReading] = []
     rejected: list[dict[str, Any]] = []
+    oldest, newest = now - limits.backfill, now + limits.future_tolerance
     for index, raw in enumerate(readings):
-        result = validate_reading(index, raw, now, limits)
+        result = _validate(index, raw, oldest, newest)
         if isinstance(result, ValidReading):
             valid.append(result)
         else:

@@ -166,17 +166,16 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
     none is.
     """
     postgresql = connection.vendor == "postgresql"
-    # Each new reading is attributed to the first batch that has it, by the
-    # key the database gives back for each row it inserted.
-    owner: dict[tuple[int, str, object], int] = {}  # key -> its row in rows
+    # Each new reading is attributed to the first batch that has it.
+    seen: set[tuple[int, str, datetime]] = set()
     rows: list[Row] = []
     row_batch: list[int] = []
     for index, batch in enumerate(batches):
         device_id, worker_id = batch.device_id, batch.worker_id
         for reading in batch.readings:
-            key = (device_id, reading.metric, _time_key(reading.at, postgresql))
-            if key not in owner:
-                owner[key] = len(rows)
+            key = (device_id, reading.metric, reading.at)
+            if key not in seen:
+                seen.add(key)
                 rows.append((device_id, worker_id, reading.metric, reading.value, reading.at))
                 row_batch.append(index)
     accepted = [0] * len(batches)
@@ -187,7 +186,7 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
         due: dict[int, bool] = {}
         late: set[tuple[int, datetime]] = set()
         if rows:
-            inserted = [owner[key] for key in (_insert_postgresql if postgresql else _insert_values)(rows, received_at)]
+            inserted = _inserted_rows(rows, (_insert_postgresql if postgresql else _insert_values)(rows, received_at))
             for row in inserted:
                 accepted[row_batch[row]] += 1
                 _, worker_id, metric, _, at = rows[row]
@@ -196,11 +195,12 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
                     late.add((worker_id, floor_to(at, HOUR)))
             # The risk engine's windows, from what was inserted (a duplicate adds nothing).
             buckets_add([rows[row] for row in inserted])
-        if due:
-            _record_due(cursor, due, received_at)
         if late:
             _late_hours_mark(late)
         active = _devices_touch(cursor, batches, received_at)
+        # Last: the evaluations' own transactions wait on these rows' locks.
+        if due:
+            _record_due(cursor, due, received_at)
     READINGS_STORED.inc(sum(accepted))
     BATCHES_STORED.inc(len(batches))
     return [
@@ -227,7 +227,13 @@ def _record_due(cursor, due: dict[int, bool], received_at: datetime) -> None:
         f"pending_since = COALESCE({table}.pending_since, excluded.pending_since), "
         f"urgent_version = CASE WHEN excluded.urgent_since IS NULL THEN {table}.urgent_version "
         f"ELSE {table}.version + 1 END, "
-        f"urgent_since = COALESCE({table}.urgent_since, excluded.urgent_since)"
+        f"urgent_since = COALESCE({table}.urgent_since, excluded.urgent_since) "
+        # Nothing to write when the worker is already waiting for an
+        # evaluation nobody holds (the one that claims it will read these
+        # readings, committed before its claim) and nothing urgent is new:
+        # one row version per evaluation instead of one per group commit.
+        f"WHERE {table}.pending_since IS NULL OR {table}.claim IS NOT NULL "
+        f"OR (excluded.urgent_since IS NOT NULL AND {table}.urgent_since IS NULL)"
     )
     columns = "(worker_id, version, pending_since, urgent_version, urgent_since)"
     if connection.vendor == "postgresql":
@@ -302,6 +308,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 # SQLite allows 32,766 parameters per statement; 6 per row.
 _VALUES_ROWS_PER_STATEMENT = 1000
+
+
+def _inserted_rows(rows: list[Row], keys: list[tuple]) -> list[int]:
+    """Which of ``rows`` (distinct) the INSERT stored, from the keys it gave
+    back: all of them, as a rule (no duplicate), else looked up by key."""
+    if len(keys) == len(rows):
+        return list(range(len(rows)))
+    postgresql = connection.vendor == "postgresql"
+    where = {(device, metric, _time_key(at, postgresql)): n for n, (device, _, metric, _, at) in enumerate(rows)}
+    return sorted(where[key] for key in keys)
 
 
 def _time_key(at: datetime, postgresql: bool) -> object:
@@ -461,6 +477,7 @@ def batches_receive(*, batches: list[IncomingBatch], limits: Limits) -> BatchesR
     try:
         stored += readings_store_many(batches=to_store, received_at=now)
     except DatabaseError as exc:
+        _reconnect_if_broken()
         if len(to_store) == 1:
             stored.append(exc)
         else:
@@ -480,6 +497,13 @@ def batches_receive(*, batches: list[IncomingBatch], limits: Limits) -> BatchesR
         committed.append((incoming.worker_id, batch, result))
     evaluate, urgent = _to_evaluate(committed)
     return BatchesReceived(results=results, workers_to_evaluate=evaluate, urgent_workers=urgent)
+
+
+def _reconnect_if_broken() -> None:
+    """After a failed commit: a connection the database dropped (a restart)
+    is closed, so that what runs next takes a fresh one."""
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
 
 
 def zone_report(*, worker_id: int, batch: Batch, at: datetime) -> None:
@@ -579,23 +603,26 @@ def evaluations_release(
         return set()
     moment = Value(claimed_at, output_field=DateTimeField())
     nothing = Value(None, output_field=DateTimeField())
+    # One UPDATE for all the claims (their rows are locked for the length of
+    # this transaction, and ingestion's group commits wait on them): each
+    # row compared with the version its own claim covered.
+    covered = [When(worker_id=c.worker_id, version=c.version, then=nothing) for c in claims]
+    newer_urgent = [When(worker_id=c.worker_id, urgent_version__gt=c.version, then=moment) for c in claims]
+    keep_urgent = [When(worker_id=c.worker_id, urgent_version__gt=c.version, then=F("urgent_version")) for c in claims]
+    workers = [c.worker_id for c in claims]
     with transaction.atomic():
-        for claim in claims:
-            EvaluationDue.objects.filter(worker_id=claim.worker_id, claim=token).update(
-                claim=None,
-                claimed_until=None,
-                evaluated_at=now,
-                pending_since=Case(When(version=claim.version, then=nothing), default=moment),
-                urgent_since=Case(When(urgent_version__gt=claim.version, then=moment), default=nothing),
-                urgent_version=Case(
-                    When(urgent_version__gt=claim.version, then=F("urgent_version")),
-                    default=Value(None, output_field=BigIntegerField()),
-                ),
-            )
+        EvaluationDue.objects.filter(worker_id__in=workers, claim=token).update(
+            claim=None,
+            claimed_until=None,
+            evaluated_at=now,
+            pending_since=Case(*covered, default=moment),
+            urgent_since=Case(*newer_urgent, default=nothing),
+            urgent_version=Case(*keep_urgent, default=Value(None, output_field=BigIntegerField())),
+        )
         return set(
-            EvaluationDue.objects.filter(
-                worker_id__in=[c.worker_id for c in claims], urgent_since__isnull=False
-            ).values_list("worker_id", flat=True)
+            EvaluationDue.objects.filter(worker_id__in=workers, urgent_since__isnull=False).values_list(
+                "worker_id", flat=True
+            )
         )
 
 

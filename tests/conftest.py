@@ -122,6 +122,15 @@ def celery_worker_mode(settings):
 
 
 @pytest.fixture(autouse=True)
+def _flags_forgotten():
+    """The flags a process remembers raising (healthhub.flags) live as long
+    as the process; each test starts without them, as with a fresh cache."""
+    from healthhub.flags import _raised
+
+    _raised.forget()
+
+
+@pytest.fixture(autouse=True)
 def fresh_channel_layer():
     """Each test gets a channel layer of its own: channels-redis keeps locks
     bound to the event loop that first used them, and every async test runs

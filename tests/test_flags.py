@@ -61,6 +61,29 @@ def test_on_redis_all_flags_take_one_round_trip(backend, monkeypatch):
     assert backend.exists(*[f"flags-test:1:w{n}" for n in range(50)]) == 50
 
 
+def test_flags_this_process_raised_cost_no_round_trip_until_they_expire(backend, monkeypatch):
+    """A worker's batches arrive on one socket, so one process asks about
+    each worker: while its own flag lives it answers without the cache, and
+    it still asks about flags another process may have raised."""
+    from healthhub import flags
+
+    assert flags_raise(["mine"], 30) == [True]
+    cache.add("theirs", 1, timeout=30)  # raised by another process
+    asked = []
+    real = flags._flags_set
+    monkeypatch.setattr(flags, "_flags_set", lambda keys, seconds: asked.append(list(keys)) or real(keys, seconds))
+    assert flags_raise(["mine", "theirs", "new"], 30) == [False, False, True]
+    assert asked == [["theirs", "new"]]
+    assert flags_raise(["mine", "new"], 30) == [False, False]
+    assert asked == [["theirs", "new"]]  # both its own: nothing asked
+    # Once expired (the clock moved on), it asks again.
+    later = flags.time.monotonic() + 31
+    monkeypatch.setattr(flags.time, "monotonic", lambda: later)
+    cache.delete("mine")
+    assert flags_raise(["mine"], 30) == [True]
+    assert asked[-1] == ["mine"]
+
+
 def test_a_flag_is_the_one_cache_add_sees(backend):
     """Same key prefix, version and value encoding as Django's cache."""
     assert flags_raise(["x"], 30) == [True]
