@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
         description=(
             "Benchmark healthhub's device ingestion (uvicorn + Channels + Redis + PostgreSQL + Celery, all on "
             "127.0.0.1) against a bare websockets + COPY baseline, with simulated wearables over real sockets. "
-            "Prints a report table and writes it as JSON. The full run (three rounds) takes about 24 minutes."
+            "Prints a report table and writes it as JSON. The full run (three rounds) takes about 27 minutes."
         ),
     )
     p.add_argument("--quick", action="store_true", help="a small smoke run: ~200 devices, seconds-long phases")

@@ -301,6 +301,27 @@ class Verifier:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("TRUNCATE devices_reading")
 
+    def wait_evaluated(self, timeout: float) -> float | None:
+        """Seconds until no worker's readings wait for an evaluation (the
+        outbox, devices_evaluationdue; the baselines write none), or None
+        if some still do after ``timeout``."""
+        import psycopg
+
+        started = time.monotonic()
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while time.monotonic() - started < timeout:
+                row = conn.execute(
+                    "SELECT count(*) FROM devices_evaluationdue WHERE pending_since IS NOT NULL"
+                ).fetchone()
+                if row[0] == 0:
+                    waited = time.monotonic() - started
+                    if waited > 1:
+                        log(f"evaluations caught up after {waited:.0f} s")
+                    return waited
+                time.sleep(1)
+        log(f"evaluations still pending after {timeout:g} s")
+        return None
+
     def postgres_pids(self) -> list[int]:
         """The backends serving the bench database, and PostgreSQL's own
         background processes (WAL writer, checkpointer...): not the backends
@@ -463,6 +484,11 @@ class Driver:
         out["memory"], out["capacity"] = memory, capacity
 
         out["latency"] = self.loaded_phase(name, proc, url, "open", plan.latency_devices, plan.latency_duration)
+        # The latency phase leaves healthhub evaluations to catch up on (10,000
+        # workers' readings); each phase measures its own load, so the
+        # throughput phase starts once they are done (the wait is reported).
+        if name == "healthhub":
+            out["latency"]["evaluations_drained_s"] = self.verifier.wait_evaluated(timeout=240)
         out["throughput"] = self.loaded_phase(
             name, proc, url, "closed", plan.throughput_devices, plan.throughput_duration
         )
