@@ -15,6 +15,7 @@ idempotent (devices.services.readings_store_many).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -148,7 +149,8 @@ class _Writer:
         return _in_thread(evaluations_request, self.thread)(**kwargs)
 
     def idle(self) -> None:
-        self.thread.submit(close_old_connections)
+        with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
+            self.thread.submit(close_old_connections)
 
 
 def _close_if_broken() -> None:
