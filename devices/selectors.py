@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -10,6 +10,7 @@ from devices.buckets import bucketed, buckets_merge, summaries_bucketed
 from devices.models import Device, DeviceStatus, Reading, ReadingHour, ReadingMinute
 from devices.protocol import METRICS
 from devices.tokens import token_hash
+from devices.windows import floor_to
 from workers.models import Worker, WorkerEvent, WorkerEventKind
 
 
@@ -62,7 +63,7 @@ def readings_buckets(worker: Worker, *, metric: str | None, start: datetime, end
         # Only whole summary rows inside the range: the part of a step the
         # range starts or ends inside is read raw.
         first = _ceil(cut, step)
-        covered = min(_floor(end, step), newest + timedelta(seconds=step))
+        covered = min(floor_to(end, step), newest + timedelta(seconds=step))
         if covered <= first:
             continue
         if first > cut:
@@ -77,15 +78,8 @@ def readings_buckets(worker: Worker, *, metric: str | None, start: datetime, end
     return buckets_merge(parts)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _floor(at: datetime, step: int) -> datetime:
-    return at - (at - _EPOCH) % timedelta(seconds=step)  # exact: timedelta arithmetic
-
-
 def _ceil(at: datetime, step: int) -> datetime:
-    floor = _floor(at, step)
+    floor = floor_to(at, step)
     return floor if floor == at else floor + timedelta(seconds=step)
 
 

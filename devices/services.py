@@ -186,7 +186,8 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
         due: dict[int, bool] = {}
         late: set[tuple[int, datetime]] = set()
         if rows:
-            inserted = _inserted_rows(rows, (_insert_postgresql if postgresql else _insert_values)(rows, received_at))
+            keys = (_insert_postgresql if postgresql else _insert_values)(rows, received_at)
+            inserted = _inserted_rows(rows, keys, postgresql)
             for row in inserted:
                 accepted[row_batch[row]] += 1
                 _, worker_id, metric, _, at = rows[row]
@@ -310,12 +311,11 @@ _MICROSECOND = timedelta(microseconds=1)
 _VALUES_ROWS_PER_STATEMENT = 1000
 
 
-def _inserted_rows(rows: list[Row], keys: list[tuple]) -> list[int]:
+def _inserted_rows(rows: list[Row], keys: list[tuple], postgresql: bool) -> list[int]:
     """Which of ``rows`` (distinct) the INSERT stored, from the keys it gave
     back: all of them, as a rule (no duplicate), else looked up by key."""
     if len(keys) == len(rows):
         return list(range(len(rows)))
-    postgresql = connection.vendor == "postgresql"
     where = {(device, metric, _time_key(at, postgresql)): n for n, (device, _, metric, _, at) in enumerate(rows)}
     return sorted(where[key] for key in keys)
 

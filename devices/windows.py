@@ -42,8 +42,13 @@ KEEP_MINUTES = HISTORY_SPAN + timedelta(minutes=30)
 Row = tuple[int, int, str, float, datetime]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def floor_to(at: datetime, seconds: int) -> datetime:
-    return datetime.fromtimestamp(int(at.timestamp()) // seconds * seconds, UTC)
+    """The start (UTC) of the ``seconds``-wide step, counted from the epoch,
+    that holds ``at``; exact (timedelta arithmetic, no float)."""
+    return (at - (at - _EPOCH) % timedelta(seconds=seconds)).astimezone(UTC)
 
 
 def raw_from(now: datetime) -> datetime:
