@@ -122,19 +122,21 @@ def _in_thread(service: Any, executor: ThreadPoolExecutor) -> Any:
     return database_sync_to_async(call, thread_sensitive=False, executor=executor)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Writer:
     """One writer's thread, and what it runs there.
 
     The writer keeps its thread's database connection from one group to
-    the next while batches keep coming (taking one from the pool and giving
-    it back cost every group commit a health-check round trip and a few per
-    cent of a server process), and gives it back once it has nothing left
-    to write. A connection an error left broken is closed at once
-    (``batches_receive`` has already reconnected before retrying a failed
-    group batch by batch), so the next group takes a fresh one."""
+    the next while batches keep coming, and for a moment after the last
+    (settings.INGESTION_KEEP_CONNECTION_S), then gives it back to the pool:
+    taking one and giving it back cost every group commit a health-check
+    round trip and a few per cent of a server process. A connection an
+    error left broken is closed at once (``batches_receive`` has already
+    reconnected before retrying a failed group batch by batch), so the next
+    group takes a fresh one."""
 
     thread: ThreadPoolExecutor
+    turns: int = 0  # how many times it has been taken: an idle check of an older turn is stale
 
     def receive(self, **kwargs: Any) -> Any:
         def call() -> Any:
@@ -201,7 +203,9 @@ class BatchWriter:
         future = self.loop.create_future()
         self.waiting.append((batch, future))
         if self.free:
-            self._spawn(self._write(self.free.pop()))
+            writer = self.free.pop()
+            writer.turns += 1
+            self._spawn(self._write(writer))
         return await future
 
     def _spawn(self, coroutine: Any) -> None:
@@ -250,8 +254,16 @@ class BatchWriter:
                 if evaluate:
                     self._evaluate(evaluate, urgent)
         finally:
-            writer.idle()
             self.free.append(writer)
+            keep = settings.INGESTION_KEEP_CONNECTION_S
+            if keep > 0:
+                self.loop.call_later(keep, self._idle, writer, writer.turns)
+            else:
+                writer.idle()
+
+    def _idle(self, writer: _Writer, turn: int) -> None:
+        if writer.turns == turn and writer in self.free:
+            writer.idle()
 
     def _evaluate(self, worker_ids: set[int], urgent: set[int]) -> None:
         self.to_evaluate |= worker_ids

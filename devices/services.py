@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, When
+from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from devices.models import Device, DeviceStatus, EvaluationDue, LateHour, Reading
 from devices.partitions import HOUR, late_readings_before
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
 from devices.signals import readings_stored, zone_reported
-from devices.sql import binary_cursor
+from devices.sql import binary_cursor, floor_sql
 from devices.tokens import token_hash, token_new
-from devices.windows import Row, buckets_add, floor_to
+from devices.windows import Row, buckets_add, buckets_add_sql
 from healthhub.live import device_group, group_send_now
 from healthhub.metrics import BATCHES_STORED, READINGS_STORED
 from workers.models import Worker, WorkerEventKind
@@ -162,50 +163,42 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
     batches were stored one after the other in this order (a reading in two
     of them is accepted in the first and a duplicate in the later one), for
     the price of one INSERT ... ON CONFLICT DO NOTHING and one commit for all
-    of them. When this returns, every batch is committed; when it raises,
-    none is.
+    of them. With the readings, in the same transaction: the risk engine's
+    window buckets (devices.windows), the marks of late hours
+    (devices.partitions), the devices' last-seen time and battery, and the
+    evaluation outbox. When this returns, every batch is committed; when it
+    raises, none is.
     """
-    postgresql = connection.vendor == "postgresql"
-    # Each new reading is attributed to the first batch that has it.
+    # Each new reading is attributed to the first batch that has it; the
+    # rows of batch i are rows[ends[i - 1]:ends[i]].
     seen: set[tuple[int, str, datetime]] = set()
     rows: list[Row] = []
-    row_batch: list[int] = []
-    for index, batch in enumerate(batches):
+    ends: list[int] = []
+    for batch in batches:
         device_id, worker_id = batch.device_id, batch.worker_id
         for reading in batch.readings:
             key = (device_id, reading.metric, reading.at)
             if key not in seen:
                 seen.add(key)
                 rows.append((device_id, worker_id, reading.metric, reading.value, reading.at))
-                row_batch.append(index)
-    accepted = [0] * len(batches)
-    # Readings measured before this are late (PostgreSQL keeps summaries).
-    late_before = late_readings_before(received_at) if postgresql else None
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Workers with new readings, and whether any of them is an SOS or a fall.
-        due: dict[int, bool] = {}
-        late: set[tuple[int, datetime]] = set()
-        if rows:
-            keys = (_insert_postgresql if postgresql else _insert_values)(rows, received_at)
-            inserted = _inserted_rows(rows, keys, postgresql)
-            for row in inserted:
-                accepted[row_batch[row]] += 1
-                _, worker_id, metric, _, at = rows[row]
-                due[worker_id] = due.get(worker_id, False) or metric in URGENT_METRICS
-                if late_before is not None and at < late_before:
-                    late.add((worker_id, floor_to(at, HOUR)))
-            # The risk engine's windows, from what was inserted (a duplicate adds nothing).
-            buckets_add([rows[row] for row in inserted])
-        if late:
-            _late_hours_mark(late)
-        active = _devices_touch(cursor, batches, received_at)
-        # Last: the evaluations' own transactions wait on these rows' locks.
-        if due:
-            _record_due(cursor, due, received_at)
+        ends.append(len(rows))
+    touched = _touched(batches)
+    store = _store_postgresql if connection.vendor == "postgresql" else _store_values
+    inserted, active = store(rows, touched, received_at)
+    if inserted is None:  # every row (no duplicate: the rule)
+        accepted = [end - start for start, end in zip([0, *ends], ends, strict=False)]
+    else:
+        accepted = [0] * len(batches)
+        for row in inserted:
+            accepted[bisect_right(ends, row)] += 1
     READINGS_STORED.inc(sum(accepted))
     BATCHES_STORED.inc(len(batches))
     return [
-        StoreResult(accepted=accepted[i], duplicates=len(batch.readings) - accepted[i], device_active=active[i])
+        StoreResult(
+            accepted=accepted[i],
+            duplicates=len(batch.readings) - accepted[i],
+            device_active=not batch.touch or batch.device_id in active,
+        )
         for i, batch in enumerate(batches)
     ]
 
@@ -213,16 +206,25 @@ def readings_store_many(*, batches: list[BatchToStore], received_at: datetime) -
 _READING_COLUMNS = "device_id, worker_id, metric, value, measured_at, received_at"
 
 
-def _record_due(cursor, due: dict[int, bool], received_at: datetime) -> None:
-    """Record, in the transaction that stores the readings, that these
-    workers need evaluating (``due`` says which batches had an SOS or a fall).
+def _touched(batches: list[BatchToStore]) -> dict[int, float | None]:
+    """The devices of the batches that ask to be marked as seen, with their
+    latest battery reading in the group, if any."""
+    touched: dict[int, float | None] = {}
+    for batch in batches:
+        if batch.touch:
+            battery = next((r.value for r in reversed(batch.readings) if r.metric == "battery"), None)
+            if battery is not None or batch.device_id not in touched:
+                touched[batch.device_id] = battery
+    return touched
 
-    One upsert for all of them, in worker order: two group commits that
-    share workers then lock their rows in the same order and never deadlock.
-    """
+
+def _outbox_upsert() -> str:
+    """The evaluation outbox's ON CONFLICT clause: a worker with new readings
+    needs evaluating (``excluded.urgent_since`` set: an SOS or a fall among
+    them). Rows are written in worker order: two group commits that share
+    workers lock their rows in the same order and never deadlock."""
     table = connection.ops.quote_name(EvaluationDue._meta.db_table)
-    workers = sorted(due)
-    upsert = (
+    return (
         f"ON CONFLICT (worker_id) DO UPDATE SET "
         f"version = {table}.version + 1, "
         f"pending_since = COALESCE({table}.pending_since, excluded.pending_since), "
@@ -236,73 +238,125 @@ def _record_due(cursor, due: dict[int, bool], received_at: datetime) -> None:
         f"WHERE {table}.pending_since IS NULL OR {table}.claim IS NOT NULL "
         f"OR (excluded.urgent_since IS NOT NULL AND {table}.urgent_since IS NULL)"
     )
-    columns = "(worker_id, version, pending_since, urgent_version, urgent_since)"
-    if connection.vendor == "postgresql":
-        with binary_cursor() as binary:
-            binary.execute(
-                f"INSERT INTO {table} {columns} "
-                "SELECT w, 1, %b, CASE WHEN u THEN 1 END, CASE WHEN u THEN %b::timestamptz END "
-                f"FROM unnest(%b::bigint[], %b::bool[]) WITH ORDINALITY AS d(w, u, n) ORDER BY n {upsert}",
-                [received_at, received_at, workers, [due[w] for w in workers]],
-            )
-        return
+
+
+_OUTBOX_COLUMNS = "(worker_id, version, pending_since, urgent_version, urgent_since)"
+
+
+def _store_postgresql(
+    rows: list[Row], touched: dict[int, float | None], received_at: datetime
+) -> tuple[list[int] | None, set[int]]:
+    """Everything a group commit writes, as one statement: the readings
+    INSERT ... ON CONFLICT DO NOTHING and, in CTEs over the rows it
+    inserted, the window buckets, the late hours' marks and the outbox, and
+    the devices' UPDATE. Outside a transaction it is its own (no BEGIN and
+    COMMIT round trips: one round trip for the whole group).
+
+    The statement's text is fixed whatever the group's size (columns as
+    arrays, ``unnest``), so PostgreSQL parses one query, and it goes through
+    a psycopg cursor of its own for binary parameters (devices.sql). Returns
+    which rows were inserted (None: all of them, the rule, in which case no
+    key comes back) and the devices still active."""
+    q = connection.ops.quote_name
+    readings, late, devices = q(Reading._meta.db_table), q(LateHour._meta.db_table), q(Device._meta.db_table)
+    outbox = q(EvaluationDue._meta.db_table)
+    urgent = ", ".join(f"'{metric}'" for metric in sorted(URGENT_METRICS))
+    columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 5
+    device_ids = sorted(touched)
+    statement = (
+        f"WITH ins AS (INSERT INTO {readings} ({_READING_COLUMNS}) SELECT d, w, m, v, a, %(received)b "
+        "FROM unnest(%(d)b::bigint[], %(w)b::bigint[], %(m)b::text[], %(v)b::float8[], %(a)b::timestamptz[]) "
+        "AS u(d, w, m, v, a) ON CONFLICT DO NOTHING "
+        "RETURNING device_id, worker_id, metric, value, measured_at), "
+        f"buckets AS ({buckets_add_sql('ins')}), "
+        # Readings measured before late_before came after their hour's
+        # summaries were written: the hour is rolled up again.
+        f"late AS (INSERT INTO {late} (worker_id, hour) SELECT DISTINCT worker_id, {floor_sql('measured_at', HOUR)} "
+        "FROM ins WHERE measured_at < %(late_before)b ORDER BY 1, 2 ON CONFLICT DO NOTHING), "
+        f"touched AS (UPDATE {devices} SET last_seen_at = %(received)b, battery = COALESCE(t.b, {devices}.battery) "
+        f"FROM unnest(%(devices)b::bigint[], %(batteries)b::float8[]) AS t(d, b) "
+        f"WHERE {devices}.id = t.d AND status = %(active)b RETURNING {devices}.id), "
+        f"due AS (INSERT INTO {outbox} {_OUTBOX_COLUMNS} "
+        f"SELECT worker_id, 1, %(received)b, CASE WHEN bool_or(metric IN ({urgent})) THEN 1 END, "
+        f"CASE WHEN bool_or(metric IN ({urgent})) THEN %(received)b::timestamptz END "
+        f"FROM ins GROUP BY worker_id ORDER BY worker_id {_outbox_upsert()}) "
+        "SELECT 'n', count(*), NULL::text, NULL::bigint FROM ins "
+        "UNION ALL SELECT 'a', id, NULL, NULL FROM touched "
+        # The keys of the rows inserted, only when some were not.
+        "UNION ALL SELECT 'k', device_id, metric, (extract(epoch FROM measured_at) * 1000000)::bigint "
+        "FROM ins WHERE (SELECT count(*) FROM ins) < %(rows)b"
+    )
+    params = {
+        "received": received_at,
+        "d": columns[0],
+        "w": columns[1],
+        "m": columns[2],
+        "v": columns[3],
+        "a": columns[4],
+        "late_before": late_readings_before(received_at),
+        "devices": device_ids,
+        "batteries": [touched[d] for d in device_ids],
+        "active": DeviceStatus.ACTIVE.value,
+        "rows": len(rows),
+    }
+    with binary_cursor() as cursor:
+        cursor.execute(statement, params)
+        results = cursor.fetchall()
+    active = {value for kind, value, _, _ in results if kind == "a"}
+    count = next(value for kind, value, _, _ in results if kind == "n")
+    if count == len(rows):
+        return None, active
+    keys = [(device, metric, at) for kind, device, metric, at in results if kind == "k"]
+    return _inserted_rows(rows, keys, postgresql=True), active
+
+
+def _store_values(
+    rows: list[Row], touched: dict[int, float | None], received_at: datetime
+) -> tuple[list[int] | None, set[int]]:
+    """The same with plain statements in a transaction (SQLite, the
+    embedded default, which keeps no summaries and so no late hours)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        inserted: list[int] = []
+        due: dict[int, bool] = {}  # workers with new readings: an SOS or a fall among them?
+        if rows:
+            inserted = _inserted_rows(rows, _insert_values(rows, received_at), postgresql=False)
+            for row in inserted:
+                _, worker_id, metric, _, _ = rows[row]
+                due[worker_id] = due.get(worker_id, False) or metric in URGENT_METRICS
+            buckets_add([rows[row] for row in inserted])
+        active = _devices_touch(cursor, touched, received_at)
+        if due:
+            _record_due(cursor, due, received_at)
+    return inserted, active
+
+
+def _record_due(cursor, due: dict[int, bool], received_at: datetime) -> None:
+    """Record, in the transaction that stores the readings, that these
+    workers need evaluating (``due`` says which had an SOS or a fall)."""
+    table = connection.ops.quote_name(EvaluationDue._meta.db_table)
     received = connection.ops.adapt_datetimefield_value(received_at)
     params: list[object] = []
-    for worker_id in workers:
+    for worker_id in sorted(due):
         urgent = due[worker_id]
         params += [worker_id, received, 1 if urgent else None, received if urgent else None]
     placeholders = ", ".join(["(%s, 1, %s, %s, %s)"] * len(due))
-    cursor.execute(f"INSERT INTO {table} {columns} VALUES {placeholders} {upsert}", params)
+    cursor.execute(f"INSERT INTO {table} {_OUTBOX_COLUMNS} VALUES {placeholders} {_outbox_upsert()}", params)
 
 
-def _late_hours_mark(late: set[tuple[int, datetime]]) -> None:
-    """Mark these workers' hours to be rolled up again (devices.partitions:
-    their summaries were written before these readings came), in key order
-    like the other upserts of the group."""
-    workers, hours = zip(*sorted(late), strict=True)
-    with binary_cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(LateHour._meta.db_table)} (worker_id, hour) "
-            "SELECT * FROM unnest(%b::bigint[], %b::timestamptz[]) ON CONFLICT DO NOTHING",
-            [list(workers), list(hours)],
-        )
-
-
-def _devices_touch(cursor, batches: list[BatchToStore], received_at: datetime) -> list[bool]:
-    """Mark the devices of the batches that ask for it as seen now, with
-    their battery level if they sent one, and say for each batch whether
-    its device is still active (a batch that does not touch is taken to be).
-    One UPDATE for the group on PostgreSQL."""
-    touched: dict[int, float | None] = {}  # device -> its latest battery reading in the group
-    for batch in batches:
-        if batch.touch:
-            battery = next((r.value for r in reversed(batch.readings) if r.metric == "battery"), None)
-            if battery is not None or batch.device_id not in touched:
-                touched[batch.device_id] = battery
-    if not touched:
-        return [True] * len(batches)
+def _devices_touch(cursor, touched: dict[int, float | None], received_at: datetime) -> set[int]:
+    """Mark these devices as seen now, with their battery level if they sent
+    one; the ones still active."""
     table = connection.ops.quote_name(Device._meta.db_table)
-    devices = sorted(touched)
-    if connection.vendor == "postgresql":
-        with binary_cursor() as binary:
-            binary.execute(
-                f"UPDATE {table} SET last_seen_at = %b, battery = COALESCE(t.b, {table}.battery) "
-                f"FROM unnest(%b::bigint[], %b::float8[]) AS t(d, b) WHERE {table}.id = t.d AND status = %b "
-                f"RETURNING {table}.id",
-                [received_at, devices, [touched[d] for d in devices], DeviceStatus.ACTIVE.value],
-            )
-            active = {row[0] for row in binary.fetchall()}
-    else:
-        received = connection.ops.adapt_datetimefield_value(received_at)
-        active = set()
-        for device_id in devices:
-            cursor.execute(
-                f"UPDATE {table} SET last_seen_at = %s, battery = COALESCE(%s, battery) WHERE id = %s AND status = %s",
-                [received, touched[device_id], device_id, DeviceStatus.ACTIVE.value],
-            )
-            if cursor.rowcount > 0:
-                active.add(device_id)
-    return [not batch.touch or batch.device_id in active for batch in batches]
+    received = connection.ops.adapt_datetimefield_value(received_at)
+    active = set()
+    for device_id in sorted(touched):
+        cursor.execute(
+            f"UPDATE {table} SET last_seen_at = %s, battery = COALESCE(%s, battery) WHERE id = %s AND status = %s",
+            [received, touched[device_id], device_id, DeviceStatus.ACTIVE.value],
+        )
+        if cursor.rowcount > 0:
+            active.add(device_id)
+    return active
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -321,34 +375,11 @@ def _inserted_rows(rows: list[Row], keys: list[tuple], postgresql: bool) -> list
 
 
 def _time_key(at: datetime, postgresql: bool) -> object:
-    """``measured_at`` as the INSERT below gives it back for a new row."""
+    """``measured_at`` as the INSERT gives it back for a new row: integer
+    microseconds since the epoch from PostgreSQL, the stored text from SQLite."""
     if postgresql:
         return (at - _EPOCH) // _MICROSECOND
     return str(connection.ops.adapt_datetimefield_value(at))
-
-
-def _insert_postgresql(rows: list[Row], received_at: datetime) -> list[tuple]:
-    """INSERT the rows, skipping those already stored; the keys of the rows
-    inserted, with measured_at as integer microseconds since the epoch.
-
-    One statement of fixed text whatever the number of rows: five arrays, not
-    six parameters per row, so PostgreSQL parses the same short query for 25
-    readings or 5,000. It goes through a psycopg cursor of its own for binary
-    parameters (Django's binds on the client, quoting every array element in
-    Python) and returns integers (parsing a timestamptz per row costs more
-    than the INSERT); it runs in the transaction Django has open.
-    """
-    table = connection.ops.quote_name(Reading._meta.db_table)
-    devices, workers, metrics, values, ats = (list(column) for column in zip(*rows, strict=True))
-    with binary_cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({_READING_COLUMNS}) SELECT d, w, m, v, a, %b "
-            "FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::float8[], %b::timestamptz[]) "
-            "AS u(d, w, m, v, a) ON CONFLICT DO NOTHING "
-            "RETURNING device_id, metric, (extract(epoch FROM measured_at) * 1000000)::bigint",
-            [received_at, devices, workers, metrics, values, ats],
-        )
-        return cursor.fetchall()
 
 
 def _insert_values(rows: list[Row], received_at: datetime) -> list[tuple]:
@@ -544,6 +575,19 @@ def evaluations_request(*, worker_ids: set[int], urgent_ids: set[int] | frozense
 # by the alerts app, which decides what an evaluation is.
 
 
+def _lock(rows: QuerySet[EvaluationDue]) -> QuerySet[EvaluationDue]:
+    """Lock these outbox rows in worker order, in the caller's transaction,
+    and return them for an UPDATE. Ingestion writes the outbox in worker
+    order; an UPDATE of many rows locks them in the order it finds them,
+    and two statements that lock the same rows in different orders can
+    deadlock (PostgreSQL then aborts one after deadlock_timeout, a second:
+    a group commit retried batch by batch, acks seconds late). A row
+    changed while this waited for it is checked against ``rows``' filter
+    again (PostgreSQL re-reads a row a FOR UPDATE waited for)."""
+    locked = rows.order_by("worker_id").select_for_update().values_list("worker_id", flat=True)
+    return EvaluationDue.objects.filter(worker_id__in=list(locked))
+
+
 @dataclass(frozen=True)
 class EvaluationClaim:
     """A worker whose unevaluated readings this evaluation has taken on."""
@@ -576,7 +620,7 @@ def evaluations_claim(
     if urgent_only:
         rows = rows.filter(urgent_since__isnull=False)
     with transaction.atomic():
-        if rows.update(claim=token, claimed_until=now + lease) == 0:
+        if _lock(rows).update(claim=token, claimed_until=now + lease) == 0:
             return []
         claimed = EvaluationDue.objects.filter(worker_id__in=worker_ids, claim=token).order_by("worker_id")
         return [
@@ -597,9 +641,10 @@ def evaluations_release(
     if not claims:
         return set()
     if not done:
-        EvaluationDue.objects.filter(worker_id__in=[c.worker_id for c in claims], claim=token).update(
-            claim=None, claimed_until=None
-        )
+        with transaction.atomic():
+            _lock(EvaluationDue.objects.filter(worker_id__in=[c.worker_id for c in claims], claim=token)).update(
+                claim=None, claimed_until=None
+            )
         return set()
     moment = Value(claimed_at, output_field=DateTimeField())
     nothing = Value(None, output_field=DateTimeField())
@@ -611,7 +656,7 @@ def evaluations_release(
     keep_urgent = [When(worker_id=c.worker_id, urgent_version__gt=c.version, then=F("urgent_version")) for c in claims]
     workers = [c.worker_id for c in claims]
     with transaction.atomic():
-        EvaluationDue.objects.filter(worker_id__in=workers, claim=token).update(
+        _lock(EvaluationDue.objects.filter(worker_id__in=workers, claim=token)).update(
             claim=None,
             claimed_until=None,
             evaluated_at=now,
@@ -659,7 +704,7 @@ def evaluations_schedule(
             .values_list("worker_id", flat=True)[:limit]
         )
         if urgent:
-            EvaluationDue.objects.filter(worker_id__in=urgent).filter(free).update(
+            _lock(EvaluationDue.objects.filter(worker_id__in=urgent).filter(free)).update(
                 claim=token, claimed_until=now + urgent_lease
             )
         routine = list(
@@ -670,7 +715,7 @@ def evaluations_schedule(
             .values_list("worker_id", flat=True)[:limit]
         )
         if routine:
-            EvaluationDue.objects.filter(worker_id__in=routine).filter(free).update(
+            _lock(EvaluationDue.objects.filter(worker_id__in=routine).filter(free)).update(
                 claim=token, claimed_until=now + routine_lease
             )
     return Overdue(token=token, urgent=urgent, routine=routine)

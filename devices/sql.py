@@ -20,5 +20,12 @@ def binary_cursor() -> Iterator:
     """A psycopg cursor on Django's connection, its errors Django's."""
     import psycopg
 
+    connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor
+
+
+def floor_sql(column: str, seconds: int) -> str:
+    """SQL for devices.windows.floor_to: the start of the ``seconds``-wide
+    step, counted from the epoch, that holds ``column`` (a timestamptz)."""
+    return f"date_bin('{seconds} seconds', {column}, TIMESTAMPTZ '1970-01-01 00:00:00+00')"

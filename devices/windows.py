@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 
 from devices.models import WindowBucket
-from devices.sql import binary_cursor
+from devices.sql import floor_sql
 
 RAW_SPAN = timedelta(minutes=20)
 HISTORY_SPAN = timedelta(hours=3)
@@ -83,28 +83,43 @@ def _sums(readings: list[Row]) -> dict[tuple[int, int, str, datetime], list]:
     return {(w, span, m, datetime.fromtimestamp(start, UTC)): held for (w, span, m, start), held in sums.items()}
 
 
+def buckets_add_sql(source: str) -> str:
+    """The same arithmetic as ``_sums`` and ``buckets_add``, in SQL: an
+    upsert of the buckets of the rows of ``source`` (a query or a CTE name
+    with worker_id, metric, value and measured_at), in key order. PostgreSQL
+    ingestion runs it as a CTE of the statement that inserts the readings,
+    over what that INSERT returned (a duplicate adds nothing)."""
+    table = connection.ops.quote_name(WindowBucket._meta.db_table)
+    events = ", ".join(f"'{metric}'" for metric in EVENT_METRICS)
+    history = ", ".join(f"'{metric}'" for metric in HISTORY_METRICS)
+
+    def span(seconds: int, where: str) -> str:
+        start = floor_sql("measured_at", seconds)
+        return (
+            f"SELECT worker_id, {seconds}::smallint, metric, {start}, count(*), sum(value), max(measured_at) "
+            f"FROM {source} WHERE {where} GROUP BY 1, 3, 4"
+        )
+
+    return (
+        f"INSERT INTO {table} (worker_id, span, metric, start, count, total, last_at) "
+        f"{span(RAW_BUCKET_S, f'metric NOT IN ({events})')} UNION ALL {span(MINUTE_S, f'metric IN ({history})')} "
+        "ORDER BY 1, 2, 3, 4 "
+        "ON CONFLICT (worker_id, span, metric, start) DO UPDATE SET "
+        f"count = {table}.count + excluded.count, total = {table}.total + excluded.total, "
+        f"last_at = GREATEST({table}.last_at, excluded.last_at)"
+    )
+
+
 def buckets_add(readings: list[Row]) -> None:
     """Add newly stored readings to their workers' buckets, in the caller's
-    transaction (one upsert, in key order: two stores that share a worker
-    lock its rows in the same order and never deadlock)."""
+    transaction (one upsert per thousand buckets, in key order: two stores
+    that share a worker lock its rows in the same order and never deadlock).
+    SQLite's way; PostgreSQL ingestion runs ``buckets_add_sql`` instead."""
     sums = _sums(readings)
     if not sums:
         return
     table = connection.ops.quote_name(WindowBucket._meta.db_table)
     keys = sorted(sums)
-    if connection.vendor == "postgresql":
-        columns = list(zip(*((*key, *sums[key]) for key in keys), strict=True))
-        with binary_cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (worker_id, span, metric, start, count, total, last_at) "
-                "SELECT * FROM unnest(%b::bigint[], %b::smallint[], %b::text[], %b::timestamptz[], %b::int[], "
-                "%b::float8[], %b::timestamptz[]) "
-                "ON CONFLICT (worker_id, span, metric, start) DO UPDATE SET "
-                f"count = {table}.count + excluded.count, total = {table}.total + excluded.total, "
-                f"last_at = GREATEST({table}.last_at, excluded.last_at)",
-                [list(column) for column in columns],
-            )
-        return
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         for first in range(0, len(keys), 1000):

@@ -378,6 +378,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Device protocol (../shared/device-protocol.md) ------------------------
+# A process's ingestion writers (devices.ingestion) keep their database
+# connections this long (seconds) after their last group commit before
+# giving them back to the pool (0: at once, the tests' setting).
+INGESTION_KEEP_CONNECTION_S = 2.0
 DEVICE_PROTOCOL = {
     "HELLO_TIMEOUT_S": float(env_int("DEVICE_HELLO_TIMEOUT_S", 10)),
     "MAX_BATCH": 500,

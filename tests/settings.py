@@ -28,6 +28,9 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_WORKER_FOR_TESTS = bool(REDIS_URL) and env_bool("HEALTHHUB_TEST_CELERY_WORKER", False)
 
 DEVICE_PROTOCOL = {**DEVICE_PROTOCOL, "HELLO_TIMEOUT_S": 0.5}  # noqa: F405
+# Ingestion's writers give their connections back after each run (a test's
+# event loop ends with it: a delayed give-back would never come).
+INGESTION_KEEP_CONNECTION_S = 0.0
 
 # Tasks run inline and in order in tests; no beat thread.
 EMBEDDED_TASKS_IN_BACKGROUND = False

@@ -5,10 +5,13 @@ evaluated, and swept up when the request to evaluate was lost."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from alerts import services, tasks
@@ -251,3 +254,58 @@ def test_an_sos_buffered_for_11_minutes_raises_a_delayed_alert_with_both_times(a
     assert alert.evidence["happened_at"] == pressed.isoformat()
     assert 0 <= (timezone.now() - timezone.datetime.fromisoformat(alert.evidence["received_at"])).total_seconds() < 5
     assert alert.evidence["delay_seconds"] >= 660
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_locks_workers_in_the_order_ingestion_does_and_never_deadlocks_with_it(alice_device, bob):
+    # Ingestion writes the outbox in worker order. A claim that locked its
+    # rows in the order it found them (here bob's row, stored first, comes
+    # first in the table) would hold bob's while waiting for alice's, which
+    # a group commit holds while it waits for bob's: a deadlock, which
+    # PostgreSQL breaks after a second by failing one of them.
+    device_a, _ = alice_device
+    device_b, _ = device_provision(serial="B-1", worker=bob)
+    now = timezone.now()
+    store(device_b, [("heart_rate", 80, now)])
+    store(device_a, [("heart_rate", 80, now)])
+    assert alice_device[0].worker_id < bob.pk
+    first_locked, claim_started = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    claimed: list = []
+
+    def group_commit() -> None:
+        try:
+            with transaction.atomic():
+                EvaluationDue.objects.filter(worker_id=device_a.worker_id).update(version=F("version") + 1)
+                first_locked.set()
+                claim_started.wait(5)
+                time.sleep(0.3)  # the claim is waiting for alice's row by now
+                EvaluationDue.objects.filter(worker_id=bob.pk).update(version=F("version") + 1)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def claim() -> None:
+        try:
+            first_locked.wait(5)
+            claim_started.set()
+            claimed.extend(
+                evaluations_claim(
+                    worker_ids=[device_a.worker_id, bob.pk], token="t", now=timezone.now(), lease=timedelta(seconds=30)
+                )
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=group_commit), threading.Thread(target=claim)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert sorted(c.worker_id for c in claimed) == [device_a.worker_id, bob.pk]
+    assert {c.version for c in claimed} == {2}  # claimed after the group commit's update

@@ -3,13 +3,14 @@ fallback, and the promises of the group commit when the database fails."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
-from devices import services
+from devices import ingestion, services
 from devices.ingestion import DeviceLogin, Refusal, device_authenticate
 from devices.models import EvaluationDue, Reading
 from devices.protocol import Limits
@@ -163,3 +164,41 @@ async def test_an_ack_for_a_socket_the_server_already_closed_is_dropped_quietly(
     consumer.send = broken
     with pytest.raises(RuntimeError, match="something else"):
         await consumer._send({"type": "ack", "seq": 1})
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite's in-memory test database ignores closes")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_writer_keeps_its_connection_for_a_moment_after_its_last_group(alice_device, settings, monkeypatch):
+    settings.INGESTION_KEEP_CONNECTION_S = 0.5
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # evaluations are requested on a thread of their own
+
+    async def requested(**kwargs):
+        return None
+
+    monkeypatch.setattr(ingestion, "_request_evaluations", requested)
+    device, _ = alice_device
+    writer = ingestion.batch_writer()
+
+    async def send(seq: int) -> None:
+        readings = hr_series(2, start=now_utc() - timedelta(minutes=seq))
+        incoming = IncomingBatch(device_id=device.pk, worker_id=device.worker_id, message=batch(seq, readings))
+        ack, _ = await writer.receive(incoming)
+        assert ack["accepted"] == 2
+
+    def connected_now() -> bool:
+        return connection.connection is not None
+
+    async def holds(used) -> bool:
+        return await asyncio.wrap_future(used.thread.submit(connected_now))
+
+    await send(1)
+    used = writer.free[-1]  # the writer that wrote last is taken first
+    assert await holds(used)
+    await asyncio.sleep(0.3)
+    await send(2)  # taken again within the moment: it keeps the same connection
+    assert writer.free[-1] is used
+    await asyncio.sleep(0.3)
+    assert await holds(used)  # 0.6 s after the first group, 0.3 s after the last
+    await asyncio.sleep(0.4)
+    assert not await holds(used)

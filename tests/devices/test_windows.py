@@ -5,6 +5,7 @@ backfill of readings stored before the buckets existed."""
 from __future__ import annotations
 
 import importlib
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,3 +96,55 @@ def test_the_migration_fills_the_buckets_of_readings_stored_before_them(alice_de
     WindowBucket.objects.all().delete()
     importlib.import_module("devices.migrations.0006_window_buckets").backfill(apps, None)
     assert buckets(device.worker) == expected
+
+
+@pytest.mark.django_db
+def test_stored_buckets_are_the_window_arithmetic_of_what_was_inserted(alice_device, bob):
+    # PostgreSQL computes the buckets in SQL, in the statement that inserts
+    # the readings (buckets_add_sql); SQLite with _sums. Either way they are
+    # the sums of the readings inserted, duplicates and re-sent ones left out.
+    from devices.services import BatchToStore, device_provision, readings_store_many
+    from devices.windows import EVENT_METRICS, HISTORY_METRICS, _sums
+
+    device_a, _ = alice_device
+    device_b, _ = device_provision(serial="B-1", worker=bob)
+    rng = random.Random(20261128)
+    metrics = [*HISTORY_METRICS, *EVENT_METRICS, "ambient_temp", "resp_rate"]
+    start = NOW - timedelta(minutes=3)
+
+    def readings(n: int) -> list[ValidReading]:
+        # Times on and around bucket boundaries, microseconds included.
+        return [
+            ValidReading(
+                i,
+                rng.choice(metrics),
+                float(rng.randint(1, 100)),
+                start + timedelta(seconds=rng.choice([0, 4, 5, 59, 60, 61, 119]), microseconds=rng.randint(0, 999_999)),
+            )
+            for i in range(n)
+        ]
+
+    first = [
+        BatchToStore(device_a.pk, device_a.worker_id, readings(60)),
+        BatchToStore(device_b.pk, bob.pk, readings(60)),
+    ]
+    readings_store_many(batches=first, received_at=NOW)
+    # A group with a re-sent batch, and one overlapping both earlier ones.
+    again = [first[0], BatchToStore(device_b.pk, bob.pk, first[1].readings[:30] + readings(40))]
+    readings_store_many(batches=again, received_at=NOW)
+
+    distinct = {
+        (batch.device_id, r.metric, r.at): (batch.device_id, batch.worker_id, r.metric, r.value, r.at)
+        for group in (again, first)  # the first copy stored wins: it is the one kept
+        for batch in reversed(group)
+        for r in reversed(batch.readings)
+    }
+    expected = sorted(
+        (worker, span, metric, start, count, pytest.approx(total), last_at)
+        for (worker, span, metric, start), (count, total, last_at) in _sums(list(distinct.values())).items()
+    )
+    stored = sorted(
+        WindowBucket.objects.values_list("worker_id", "span", "metric", "start", "count", "total", "last_at")
+    )
+    assert stored == expected
+    assert {span for _, span, *_ in stored} == {5, 60}
