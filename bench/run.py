@@ -201,6 +201,17 @@ def start_celery(
     return sup.start(name, argv, env, nice=nice)
 
 
+def start_beat(sup: Supervisor, env: dict[str, str], nice: int) -> Proc:
+    """Celery beat, as compose.yaml runs it: among its tasks the sweeper that
+    enqueues the evaluations the fast path left (a worker whose flag was up
+    when its last batch came), so that the outbox drains once the load stops."""
+    schedule = sup.log_dir / "celerybeat-schedule"
+    for stale in sup.log_dir.glob("celerybeat-schedule*"):
+        stale.unlink()
+    argv = [str(VENV_BIN / "celery"), "-A", "healthhub", "beat", "--loglevel", "WARNING", "--schedule", str(schedule)]
+    return sup.start("beat", argv, env, nice=nice)
+
+
 def start_baseline(sup: Supervisor, plan: Plan, env: dict[str, str], commit: str = "group") -> Proc:
     argv = [
         str(VENV_BIN / "python"),
@@ -388,6 +399,7 @@ class Driver:
         self.pool = pool
         self.devices = devices
         self.celery = celery
+        self.beat: Proc | None = None  # healthhub's, while it runs
         self.verifier = Verifier(plan)
 
     def connect(self, url: str, devices: list[tuple[int, str]]) -> dict:
@@ -511,7 +523,7 @@ class Driver:
             "server": tree(proc.pid),
             "postgres": self.verifier.postgres_pids(),
             "redis": pids_named("redis-server"),
-            "celery": tree(self.celery.pid),
+            "celery": tree(self.celery.pid) + (tree(self.beat.pid) if self.beat else []),
         }
         before = {name: cpu_seconds(pids) for name, pids in groups.items()}
         machine_before = machine_cpu_seconds()
@@ -654,9 +666,10 @@ def _run(plan: Plan) -> int:
                 if system == "healthhub":
                     log(
                         f"starting uvicorn healthhub.asgi:application --workers {plan.workers} "
-                        f"(uvloop, httptools, ws {plan.ws}) with Celery"
+                        f"(uvloop, httptools, ws {plan.ws}) with Celery and beat"
                     )
                     proc = start_healthhub(sup, plan, env)
+                    driver.beat = start_beat(sup, env, plan.celery_nice)
                     port = plan.port
                 else:
                     commit = "alone" if system == "baseline-alone" else "group"
@@ -670,6 +683,9 @@ def _run(plan: Plan) -> int:
                     rounds[system].append(driver.system(system, proc, port))
                 finally:
                     sup.stop(proc)
+                    if driver.beat is not None:
+                        sup.stop(driver.beat)
+                        driver.beat = None
         results = {system: report_mod.median_round(runs) for system, runs in rounds.items() if runs}
         if not celery.alive():
             notes.append(f"the Celery worker exited during the run: {celery.log_tail(5)}")
