@@ -300,7 +300,11 @@ def _store_postgresql(
         "rows": len(rows),
     }
     with binary_cursor() as cursor:
-        cursor.execute(statement, params)
+        # Prepared once per connection (Django prepares nothing: its
+        # prepare_threshold is None), so PostgreSQL does not parse and plan
+        # five CTEs at every group commit; a partition created or dropped
+        # since makes it plan again on its own.
+        cursor.execute(statement, params, prepare=True)
         results = cursor.fetchall()
     active = {value for kind, value, _, _ in results if kind == "a"}
     count = next(value for kind, value, _, _ in results if kind == "n")
