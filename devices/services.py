@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -250,7 +251,8 @@ def _store_postgresql(
     INSERT ... ON CONFLICT DO NOTHING and, in CTEs over the rows it
     inserted, the window buckets, the late hours' marks and the outbox, and
     the devices' UPDATE. Outside a transaction it is its own (no BEGIN and
-    COMMIT round trips: one round trip for the whole group).
+    COMMIT round trips: one round trip for the whole group), inside one a
+    savepoint.
 
     The statement's text is fixed whatever the group's size (columns as
     arrays, ``unnest``), so PostgreSQL parses one query, and it goes through
@@ -299,7 +301,10 @@ def _store_postgresql(
         "active": DeviceStatus.ACTIVE.value,
         "rows": len(rows),
     }
-    with binary_cursor() as cursor:
+    # Inside a caller's transaction, a savepoint: should the statement fail,
+    # that transaction stays usable (the batch-by-batch retry runs in it).
+    within = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with within, binary_cursor() as cursor:
         # Prepared once per connection (Django prepares nothing: its
         # prepare_threshold is None), so PostgreSQL does not parse and plan
         # five CTEs at every group commit; a partition created or dropped

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection
 
 from devices import ingestion, services
 from devices.ingestion import DeviceLogin, Refusal, device_authenticate
 from devices.models import EvaluationDue, Reading
-from devices.protocol import Limits
+from devices.protocol import Limits, ValidReading
 from devices.services import IncomingBatch, batches_receive, device_provision, device_revoke
 from tests.devices.wsclient import batch, connected, hr_series, iso, now_utc
 from workers.services import consent_withdraw
@@ -202,3 +202,18 @@ async def test_a_writer_keeps_its_connection_for_a_moment_after_its_last_group(a
     assert await holds(used)  # 0.6 s after the first group, 0.3 s after the last
     await asyncio.sleep(0.4)
     assert not await holds(used)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite does not enforce a column's length")
+@pytest.mark.django_db
+def test_a_group_the_database_refuses_leaves_the_callers_transaction_usable(alice_device, bob):
+    # The batch-by-batch retry runs where the group failed; inside a
+    # transaction (the tests', a caller's) the group is a savepoint.
+    device_a, _ = alice_device
+    device_b, _ = device_provision(serial="B-1", worker=bob)
+    now = now_utc()
+    good = services.BatchToStore(device_a.pk, device_a.worker_id, [ValidReading(0, "heart_rate", 70.0, now)])
+    refused = services.BatchToStore(device_b.pk, bob.pk, [ValidReading(0, "x" * 40, 70.0, now)])  # past the column
+    with pytest.raises(DatabaseError):
+        services.readings_store_many(batches=[good, refused], received_at=now)
+    assert [r.accepted for r in services.readings_store_many(batches=[good], received_at=now)] == [1]
