@@ -496,8 +496,13 @@ NOTIFY = {
     "SEND_TIMEOUT_S": float(env_int("NOTIFY_SEND_TIMEOUT_S", 10)),
     # A delivery is tried this many times, backing off, then marked failed.
     "MAX_ATTEMPTS": env_int("NOTIFY_MAX_ATTEMPTS", 6),
-    # A claimed delivery whose sender died is sent again after this long.
-    "CLAIM_S": env_int("NOTIFY_CLAIM_S", 60),
+    # A claimed delivery whose sender died is sent again after this long:
+    # twice the send timeout, so that a sender killed mid-send (a Celery
+    # worker lost with an SOS push in hand) delays it by at most this plus a
+    # sweep (15 s); it was 60 s, a minute and more for an SOS. A sender still
+    # at work past it may have the message sent twice (same tag: a phone
+    # shows it once).
+    "CLAIM_S": env_int("NOTIFY_CLAIM_S", 20),
 }
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

@@ -402,3 +402,33 @@ def test_the_key_command_prints_a_pair_that_signs_and_verifies(settings, capsys)
         assert service.received[0].payload == {"title": "t"}
     finally:
         service.close()
+
+
+class _WorkerLost(BaseException):
+    """The Celery worker killed in the middle of a send."""
+
+
+@pytest.mark.usefixtures("clara_paged")
+def test_a_push_whose_sender_was_killed_mid_send_goes_out_within_twenty_seconds(
+    alice, clara, push_service, monkeypatch
+):
+    # An SOS push must not wait a minute because the worker sending it died.
+    from alerts.notify import services as notify_services
+
+    real_deliver = notify_services._deliver
+
+    def killed(row):
+        raise _WorkerLost
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        monkeypatch.setattr(notify_services, "_deliver", killed)
+        with pytest.raises(_WorkerLost):
+            sos(alice)  # the immediate send claims the row, then its worker dies
+        row = Notification.objects.get()
+        assert row.status == "sending"
+        monkeypatch.setattr(notify_services, "_deliver", real_deliver)
+        clock.shift(19)
+        assert notify.notifications_sweep() == 0  # the sender might still be at work
+        clock.shift(2)
+        assert notify.notifications_sweep() == 1
+    assert len(push_service.received) == 1
