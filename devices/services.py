@@ -18,7 +18,7 @@ from devices.models import Device, DeviceStatus, EvaluationDue, LateHour, Readin
 from devices.partitions import HOUR, late_readings_before
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
 from devices.signals import readings_stored, zone_reported
-from devices.sql import binary_cursor, floor_sql
+from devices.sql import binary_cursor, floor_sql, in_list
 from devices.tokens import token_hash, token_new
 from devices.windows import Row, buckets_add, buckets_add_sql
 from healthhub.live import device_group, group_send_now
@@ -262,7 +262,6 @@ def _store_postgresql(
     q = connection.ops.quote_name
     readings, late, devices = q(Reading._meta.db_table), q(LateHour._meta.db_table), q(Device._meta.db_table)
     outbox = q(EvaluationDue._meta.db_table)
-    urgent = ", ".join(f"'{metric}'" for metric in sorted(URGENT_METRICS))
     columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 5
     device_ids = sorted(touched)
     statement = (
@@ -279,9 +278,9 @@ def _store_postgresql(
         f"FROM unnest(%(devices)b::bigint[], %(batteries)b::float8[]) AS t(d, b) "
         f"WHERE {devices}.id = t.d AND status = %(active)b RETURNING {devices}.id), "
         f"due AS (INSERT INTO {outbox} {_OUTBOX_COLUMNS} "
-        f"SELECT worker_id, 1, %(received)b, CASE WHEN bool_or(metric IN ({urgent})) THEN 1 END, "
-        f"CASE WHEN bool_or(metric IN ({urgent})) THEN %(received)b::timestamptz END "
-        f"FROM ins GROUP BY worker_id ORDER BY worker_id {_outbox_upsert()}) "
+        "SELECT w, 1, %(received)b, CASE WHEN u THEN 1 END, CASE WHEN u THEN %(received)b::timestamptz END "
+        f"FROM (SELECT worker_id, bool_or(metric IN ({in_list(URGENT_METRICS)})) FROM ins GROUP BY worker_id) "
+        f"AS d(w, u) ORDER BY w {_outbox_upsert()}) "
         "SELECT 'n', count(*), NULL::text, NULL::bigint FROM ins "
         "UNION ALL SELECT 'a', id, NULL, NULL FROM touched "
         # The keys of the rows inserted, only when some were not.

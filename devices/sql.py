@@ -29,3 +29,9 @@ def floor_sql(column: str, seconds: int) -> str:
     """SQL for devices.windows.floor_to: the start of the ``seconds``-wide
     step, counted from the epoch, that holds ``column`` (a timestamptz)."""
     return f"date_bin('{seconds} seconds', {column}, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
+
+
+def in_list(values) -> str:
+    """A SQL list of string constants (code's own names, e.g. metrics: never
+    user input), for ``column IN (...)`` in a statement of fixed text."""
+    return ", ".join(f"'{value}'" for value in sorted(values))

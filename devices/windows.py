@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 
 from devices.models import WindowBucket
-from devices.sql import floor_sql
+from devices.sql import floor_sql, in_list
 
 RAW_SPAN = timedelta(minutes=20)
 HISTORY_SPAN = timedelta(hours=3)
@@ -90,8 +90,7 @@ def buckets_add_sql(source: str) -> str:
     ingestion runs it as a CTE of the statement that inserts the readings,
     over what that INSERT returned (a duplicate adds nothing)."""
     table = connection.ops.quote_name(WindowBucket._meta.db_table)
-    events = ", ".join(f"'{metric}'" for metric in EVENT_METRICS)
-    history = ", ".join(f"'{metric}'" for metric in HISTORY_METRICS)
+    events, history = in_list(EVENT_METRICS), in_list(HISTORY_METRICS)
 
     def span(seconds: int, where: str) -> str:
         start = floor_sql("measured_at", seconds)
