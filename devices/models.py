@@ -125,8 +125,9 @@ class LateHour(models.Model):
     stores the readings, on PostgreSQL only (SQLite keeps no summaries)."""
 
     pk = models.CompositePrimaryKey("worker", "hour")
-    # No database constraint, as WindowBucket: no lock on the worker's row.
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # No database constraint, as WindowBucket: no lock on the worker's row;
+    # no index of its own: the primary key's leading column is the worker.
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     hour = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -145,7 +146,9 @@ class WindowBucket(models.Model):
     pk = models.CompositePrimaryKey("worker", "span", "metric", "start")
     # No database constraint: the foreign-key check would lock the worker
     # row at every store. Deleting a worker still deletes these (Django).
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # No index of its own either: the primary key leads with the worker, and
+    # a second index would be written at every new bucket.
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     span = models.PositiveSmallIntegerField()  # seconds: RAW_BUCKET_S or 60
     metric = models.CharField(max_length=20)
     start = models.DateTimeField()
