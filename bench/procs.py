@@ -59,6 +59,7 @@ class Supervisor:
 
     log_dir: Path
     procs: list[Proc] = field(default_factory=list)
+    logged: set[str] = field(default_factory=set)
 
     def start(self, name: str, argv: list[str], env: dict[str, str], nice: int = 0) -> Proc:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -68,8 +69,13 @@ class Supervisor:
             if nice:
                 os.nice(nice)
 
+        # One log per name for the whole run: a later start (the next round)
+        # appends to it, so an error of an earlier round is still there.
         log_path = self.log_dir / f"{name}.log"
-        log = log_path.open("wb")
+        log = log_path.open("ab" if name in self.logged else "wb")
+        self.logged.add(name)
+        log.write(f"--- {name} started at {time.strftime('%H:%M:%S')}\n".encode())
+        log.flush()
         popen = subprocess.Popen(
             argv,
             env=env,

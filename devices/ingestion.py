@@ -182,9 +182,13 @@ class BatchWriter:
     waiting for a request at once (a worker in several groups meanwhile is
     requested once). With a broker a request is a cache round trip and
     sometimes an enqueue, which need not delay an ack: the readings are
-    committed either way. With Celery eager (the embedded default and the
-    tests) a request runs the evaluation itself, so it comes before the acks
-    and in the writer, as batch_receive does.
+    committed either way. Routine requests are held for
+    ALERTS["ROUTINE_HOLD_MS"] so that they travel together: an evaluation
+    task costs mostly its dozen queries, whatever its number of workers. A
+    batch with an SOS or a fall ends the hold at once. With Celery eager
+    (the embedded default and the tests) a request runs the evaluation
+    itself, so it comes before the acks and in the writer, as batch_receive
+    does.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -195,6 +199,7 @@ class BatchWriter:
         self.to_evaluate: set[int] = set()
         self.urgent: set[int] = set()  # of to_evaluate, those with an SOS or a fall
         self.evaluating = False
+        self.urgent_came = asyncio.Event()  # ends the routine requests' hold
         self.layer_calls = asyncio.Semaphore(LAYER_CALLS_MAX)
 
     async def receive(self, batch: IncomingBatch) -> tuple[dict, bool]:
@@ -268,13 +273,22 @@ class BatchWriter:
     def _evaluate(self, worker_ids: set[int], urgent: set[int]) -> None:
         self.to_evaluate |= worker_ids
         self.urgent |= urgent
+        if urgent:
+            self.urgent_came.set()
         if not self.evaluating:
             self.evaluating = True
             self._spawn(self._request_evaluations())
 
     async def _request_evaluations(self) -> None:
+        hold = settings.ALERTS["ROUTINE_HOLD_MS"] / 1000
         try:
             while self.to_evaluate:
+                if not self.urgent and hold > 0:
+                    # Routine requests wait a moment for others, so that one
+                    # task carries many workers; an SOS or a fall ends it.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.urgent_came.wait(), hold)
+                self.urgent_came.clear()
                 worker_ids, self.to_evaluate = self.to_evaluate, set()
                 urgent, self.urgent = self.urgent, set()
                 await _request_evaluations(worker_ids=worker_ids, urgent_ids=urgent)

@@ -421,6 +421,10 @@ ALERTS = {
     "URGENT_COALESCE_S": 2,
     # Workers per routine evaluation task (their windows load in one query).
     "EVALUATE_BATCH": env_int("ALERT_EVALUATE_BATCH", 100),
+    # A server process holds routine evaluation requests this long (ms)
+    # to send them in one task: the workers whose readings came in a second
+    # are evaluated together, not one task each. An SOS or a fall is not held.
+    "ROUTINE_HOLD_MS": env_int("ALERT_ROUTINE_HOLD_MS", 1000),
     # The sweeper re-enqueues an SOS or a fall not evaluated this long after
     # it was stored, and other readings after EVALUATE_EVERY_S plus this grace.
     "URGENT_SWEEP_AFTER_S": env_int("ALERT_URGENT_SWEEP_AFTER_S", 5),

@@ -217,3 +217,56 @@ def test_a_group_the_database_refuses_leaves_the_callers_transaction_usable(alic
     with pytest.raises(DatabaseError):
         services.readings_store_many(batches=[good, refused], received_at=now)
     assert [r.accepted for r in services.readings_store_many(batches=[good], received_at=now)] == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_routine_evaluation_requests_are_held_to_travel_together_and_an_sos_is_not(
+    alice_device, bob, settings, monkeypatch
+):
+    # With a broker, each request can become a Celery task, whose cost is
+    # mostly its queries: routine ones wait ROUTINE_HOLD_MS for others.
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.ALERTS = {**settings.ALERTS, "ROUTINE_HOLD_MS": 2000}
+    requests: list[tuple[float, set, set]] = []
+
+    came = asyncio.Event()
+
+    async def requested(*, worker_ids, urgent_ids):
+        requests.append((loop.time(), set(worker_ids), set(urgent_ids)))
+        came.set()
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(ingestion, "_request_evaluations", requested)
+    device_a, _ = alice_device
+    device_b, _ = await database_sync_to_async(device_provision)(serial="B-1", worker=bob)
+    writer = ingestion.batch_writer()
+
+    async def send(device, seq: int, readings: list[dict]) -> None:
+        incoming = IncomingBatch(device_id=device.pk, worker_id=device.worker_id, message=batch(seq, readings))
+        ack, _ = await writer.receive(incoming)
+        assert ack["accepted"] == len(readings)
+
+    started = loop.time()
+    await send(device_a, 1, hr_series(2))
+    await send(device_b, 1, hr_series(2))
+    await asyncio.wait_for(came.wait(), 10)
+    # Both workers in one request, once the hold is over.
+    assert [(workers, urgent) for _, workers, urgent in requests] == [({device_a.worker_id, device_b.worker_id}, set())]
+    assert requests[0][0] - started >= 2.0
+
+    # An SOS ends a hold at once, and takes the routine requests held with it.
+    requests.clear()
+    came.clear()
+    await send(device_b, 2, hr_series(2, start=now_utc() - timedelta(minutes=1)))
+    await asyncio.sleep(0.2)
+    assert requests == []  # held
+    pressed = loop.time()
+    await send(device_a, 2, [{"metric": "sos", "value": 1, "at": iso(now_utc())}])
+    await asyncio.wait_for(came.wait(), 10)
+    assert [(workers, urgent) for _, workers, urgent in requests] == [
+        ({device_a.worker_id, device_b.worker_id}, {device_a.worker_id})
+    ]
+    assert requests[0][0] - pressed < 1.0
+    await asyncio.sleep(0)
+    assert not writer.evaluating
