@@ -13,6 +13,7 @@ from alerts.models import Alert, AlertEvent, Baseline, SiteThresholds
 from alerts.rules.base import Profile, Sample, Window
 from alerts.rules.thresholds import DEFAULTS, Thresholds
 from devices.models import Reading, WindowBucket
+from devices.sql import rows_of
 from devices.windows import (
     EVENT_METRICS,
     HISTORY_SPAN,
@@ -56,7 +57,7 @@ def windows_load(worker_ids: list[int] | set[int], now: datetime) -> dict[int, W
         .order_by("start")
         .values_list("worker_id", "span", "metric", "start", "count", "total", "last_at")
     )
-    for worker_id, span, metric, start, count, total, last_at in buckets:
+    for worker_id, span, metric, start, count, total, last_at in rows_of(buckets):
         # A minute's sample stands at the minute's start, a bucket's at its last reading.
         at = start if span == MINUTE_S else last_at
         series[worker_id][metric].append(Sample(at, bucket_value(metric, total, count)))
@@ -65,8 +66,8 @@ def windows_load(worker_ids: list[int] | set[int], now: datetime) -> dict[int, W
         .filter(Q(measured_at__gte=now - RAW_SPAN) | Q(received_at__gte=now - EVENT_SPAN, received_at__lte=now))
         .order_by("measured_at")
     )
-    for worker_id, metric, value, at, received in events.values_list(
-        "worker_id", "metric", "value", "measured_at", "received_at"
+    for worker_id, metric, value, at, received in rows_of(
+        events.values_list("worker_id", "metric", "value", "measured_at", "received_at")
     ):
         series[worker_id][metric].append(Sample(at, value, received_at=received))
     return {worker_id: Window(now=now, series=dict(by_metric)) for worker_id, by_metric in series.items()}

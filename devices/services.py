@@ -644,8 +644,8 @@ def evaluations_release(
     so its pending marks are cleared, unless more readings were stored after
     the claim (the version moved on), which stay pending from ``claimed_at``.
     Not ``done`` (the evaluation failed): everything stays pending for the
-    next try. Returns the workers that still have an SOS or a fall pending
-    (stored during the evaluation)."""
+    next try. Returns the workers released that still have an SOS or a fall
+    pending (stored during the evaluation)."""
     if not claims:
         return set()
     if not done:
@@ -654,6 +654,8 @@ def evaluations_release(
                 claim=None, claimed_until=None
             )
         return set()
+    if connection.vendor == "postgresql":
+        return _release_postgresql(claims, token, claimed_at, now)
     moment = Value(claimed_at, output_field=DateTimeField())
     nothing = Value(None, output_field=DateTimeField())
     # One UPDATE for all the claims (their rows are locked for the length of
@@ -664,7 +666,8 @@ def evaluations_release(
     keep_urgent = [When(worker_id=c.worker_id, urgent_version__gt=c.version, then=F("urgent_version")) for c in claims]
     workers = [c.worker_id for c in claims]
     with transaction.atomic():
-        _lock(EvaluationDue.objects.filter(worker_id__in=workers, claim=token)).update(
+        mine = _lock(EvaluationDue.objects.filter(worker_id__in=workers, claim=token))
+        mine.update(
             claim=None,
             claimed_until=None,
             evaluated_at=now,
@@ -672,11 +675,41 @@ def evaluations_release(
             urgent_since=Case(*newer_urgent, default=nothing),
             urgent_version=Case(*keep_urgent, default=Value(None, output_field=BigIntegerField())),
         )
-        return set(
-            EvaluationDue.objects.filter(worker_id__in=workers, urgent_since__isnull=False).values_list(
-                "worker_id", flat=True
-            )
-        )
+        return set(mine.filter(urgent_since__isnull=False).values_list("worker_id", flat=True))
+
+
+def _release_postgresql(claims: list[EvaluationClaim], token: str, claimed_at: datetime, now: datetime) -> set[int]:
+    """``evaluations_release`` of work done, as one statement of fixed text
+    (its own transaction): the claims' workers and versions go as two
+    arrays, each row is compared with its own claim's version in a join,
+    and the rows are locked in worker order first, as ``_lock`` does. The
+    ORM's form, a CASE of one WHEN per claim, cost a Celery process more
+    than the evaluation itself for a hundred workers (built, compiled, then
+    each row tested against every WHEN)."""
+    outbox = connection.ops.quote_name(EvaluationDue._meta.db_table)
+    statement = (
+        "WITH c(w, v) AS (SELECT * FROM unnest(%(w)b::bigint[], %(v)b::bigint[])), "
+        f"locked AS (SELECT worker_id FROM {outbox} WHERE worker_id = ANY(%(w)b) AND claim = %(token)b "
+        "ORDER BY worker_id FOR UPDATE), "
+        f"released AS (UPDATE {outbox} AS o SET claim = NULL, claimed_until = NULL, evaluated_at = %(now)b, "
+        "pending_since = CASE WHEN o.version = c.v THEN NULL ELSE %(moment)b::timestamptz END, "
+        "urgent_since = CASE WHEN o.urgent_version > c.v THEN %(moment)b::timestamptz END, "
+        "urgent_version = CASE WHEN o.urgent_version > c.v THEN o.urgent_version END "
+        "FROM c WHERE o.worker_id = c.w AND o.worker_id IN (SELECT worker_id FROM locked) "
+        "RETURNING o.worker_id, o.urgent_since) "
+        "SELECT worker_id FROM released WHERE urgent_since IS NOT NULL"
+    )
+    params = {
+        "w": [c.worker_id for c in claims],
+        "v": [c.version for c in claims],
+        "token": token,
+        "now": now,
+        "moment": claimed_at,
+    }
+    within = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with within, binary_cursor() as cursor:
+        cursor.execute(statement, params, prepare=True)
+        return {worker_id for (worker_id,) in cursor.fetchall()}
 
 
 @dataclass(frozen=True)

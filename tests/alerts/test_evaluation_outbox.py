@@ -115,6 +115,47 @@ def test_readings_stored_while_an_evaluation_runs_stay_pending_and_an_sos_among_
     assert due(device.worker).pending_since is None
 
 
+def test_one_release_compares_each_worker_with_its_own_claim(alice_device, bob, charlie, broker_down):
+    # Three claims of different versions released together (PostgreSQL: one
+    # statement joining the claims as arrays; SQLite: the ORM's CASE): the
+    # first worker is done, the second got readings meanwhile, the third an
+    # SOS meanwhile. A release never touches a row another evaluation holds.
+    device_a, _ = alice_device
+    device_b, _ = device_provision(serial="B-1", worker=bob)
+    device_c, _ = device_provision(serial="C-1", worker=charlie)
+    a, b, c = device_a.worker_id, bob.pk, charlie.pk
+    now = timezone.now()
+    for device in (device_a, device_b, device_c):
+        store(device, [("heart_rate", 80, now)])
+    lease = timedelta(seconds=15)
+    earlier = evaluations_claim(worker_ids=[b], token="p", now=timezone.now(), lease=lease)
+    store(device_b, [("heart_rate", 81, now + timedelta(seconds=1))])  # during an earlier evaluation
+    evaluations_release(claims=earlier, token="p", claimed_at=now, now=timezone.now())
+    claimed_at = timezone.now()
+    claims = evaluations_claim(worker_ids=[a, b, c], token="t", now=claimed_at, lease=lease)
+    assert [(claim.worker_id, claim.version) for claim in claims] == [(a, 1), (b, 2), (c, 1)]
+    store(device_b, [("heart_rate", 82, now + timedelta(seconds=2))])
+    store(device_c, [("sos", 1, now + timedelta(seconds=2))])
+    done_at = timezone.now()
+    assert evaluations_release(claims=claims, token="t", claimed_at=claimed_at, now=done_at) == {c}
+
+    def state():
+        return {
+            r.worker_id: (r.pending_since, r.urgent_since, r.urgent_version, r.claim, r.evaluated_at)
+            for r in EvaluationDue.objects.all()
+        }
+
+    assert state() == {
+        a: (None, None, None, None, done_at),
+        b: (claimed_at, None, None, None, done_at),
+        c: (claimed_at, claimed_at, 2, None, done_at),
+    }
+    held = evaluations_claim(worker_ids=[b, c], token="u", now=done_at, lease=lease)
+    before = state()
+    assert evaluations_release(claims=held, token="t", claimed_at=done_at, now=timezone.now()) == set()
+    assert state() == before
+
+
 def test_a_failed_evaluation_gives_its_claims_back_and_keeps_the_readings_pending(
     alice_device, broker_down, monkeypatch
 ):
