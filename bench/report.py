@@ -221,6 +221,7 @@ def render(report: dict) -> str:
     row("  PostgreSQL CPU share of the machine", ("throughput", "cpu", "postgres_share"), ".0%")
     row("  Celery CPU share of the machine", ("throughput", "cpu", "celery_share"), ".0%")
     row("  other processes' CPU share (not the bench's)", ("throughput", "cpu", "other_share"), ".0%")
+    row("    of which stolen by the virtual machine's host", ("throughput", "cpu", "steal_share"), ".0%")
     lat = f"{params['latency_devices']:,} x 1 batch/{params['latency_interval']:g} s"
     row(f"ack latency p50 ms ({lat})", ("latency", "p50_ms"), ",.1f", ratio="latency_p50")
     row("ack latency p95 ms", ("latency", "p95_ms"), ",.1f", ratio="latency_p95")

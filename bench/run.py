@@ -543,6 +543,8 @@ class Driver:
         if wall:
             cpu["loadgen_share"] = run["cpu_seconds"] / wall
             cpu["machine_busy_share"] = (machine_after[0] - machine_before[0]) / wall
+            # Of which stolen by the host (part of "other" below): load from outside that slows everything.
+            cpu["steal_share"] = (machine_after[2] - machine_before[2]) / wall
             # Everything else on the machine: other people's work shares it too.
             cpu["other_share"] = max(0.0, cpu["machine_busy_share"] - sum(cpu[f"{n}_share"] for n in groups))
             cpu["other_share"] = max(0.0, cpu["other_share"] - cpu["loadgen_share"])
@@ -587,6 +589,7 @@ class Driver:
             f" CPU: server {_pct(cpu.get('server_share'))} postgres {_pct(cpu.get('postgres_share'))}"
             f" celery {_pct(cpu.get('celery_share'))} redis {_pct(cpu.get('redis_share'))}"
             f" load {_pct(cpu.get('loadgen_share'))} other {_pct(cpu.get('other_share'))}"
+            f" (stolen {_pct(cpu.get('steal_share'))})"
             f" (machine {_pct(cpu.get('machine_busy_share'))} busy),"
             f" Celery backlog max {result['celery_backlog']['max']}"
             + (f", errors {run['errors']}" if run["errors"] else "")
@@ -628,9 +631,9 @@ def run(plan: Plan) -> int:
 
 def _idle_share(seconds: float = 2.0) -> float:
     """How busy the machine is before the bench starts anything."""
-    busy0, total0 = machine_cpu_seconds()
+    busy0, total0, _ = machine_cpu_seconds()
     time.sleep(seconds)
-    busy1, total1 = machine_cpu_seconds()
+    busy1, total1, _ = machine_cpu_seconds()
     return (busy1 - busy0) / max(total1 - total0, 1e-9)
 
 
