@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from devices.models import Device, DeviceStatus, EvaluationDue, LateHour, Readin
 from devices.partitions import HOUR, late_readings_before
 from devices.protocol import Batch, FrameError, Limits, ValidReading, ack_message, parse_batch
 from devices.signals import readings_stored, zone_reported
-from devices.sql import binary_cursor, floor_sql, in_list
+from devices.sql import floor_sql, in_list, run_prepared
 from devices.tokens import token_hash, token_new
 from devices.windows import Row, buckets_add, buckets_add_sql
 from healthhub.live import device_group, group_send_now
@@ -300,16 +299,11 @@ def _store_postgresql(
         "active": DeviceStatus.ACTIVE.value,
         "rows": len(rows),
     }
-    # Inside a caller's transaction, a savepoint: should the statement fail,
-    # that transaction stays usable (the batch-by-batch retry runs in it).
-    within = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with within, binary_cursor() as cursor:
-        # Prepared once per connection (Django prepares nothing: its
-        # prepare_threshold is None), so PostgreSQL does not parse and plan
-        # five CTEs at every group commit; a partition created or dropped
-        # since makes it plan again on its own.
-        cursor.execute(statement, params, prepare=True)
-        results = cursor.fetchall()
+    # Prepared once per connection, so PostgreSQL does not parse and plan
+    # five CTEs at every group commit; a partition created or dropped since
+    # makes it plan again on its own. In a caller's transaction, a savepoint:
+    # should it fail, the batch-by-batch retry runs in that transaction.
+    results = run_prepared(statement, params)
     active = {value for kind, value, _, _ in results if kind == "a"}
     count = next(value for kind, value, _, _ in results if kind == "n")
     if count == len(rows):
@@ -706,10 +700,7 @@ def _release_postgresql(claims: list[EvaluationClaim], token: str, claimed_at: d
         "now": now,
         "moment": claimed_at,
     }
-    within = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with within, binary_cursor() as cursor:
-        cursor.execute(statement, params, prepare=True)
-        return {worker_id for (worker_id,) in cursor.fetchall()}
+    return {worker_id for (worker_id,) in run_prepared(statement, params)}
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,17 @@
 Django's cursor binds on the client, quoting every element of an array in
 Python, and its statement text varies with the number of rows. Ingestion's
 statements instead take whole columns as arrays (``unnest``), so the text is
-fixed whatever the group's size: PostgreSQL parses one short query, and psycopg
-sends the arrays in binary. They run in the transaction Django has open.
+fixed whatever the group's size: PostgreSQL parses and plans it once per
+connection, and psycopg sends the arrays in binary (``run_prepared``). The
+evaluations' outbox release is written the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 
@@ -24,6 +25,17 @@ def binary_cursor() -> Iterator:
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor
+
+
+def run_prepared(statement: str, params: dict) -> list[tuple]:
+    """Run one of ingestion's statements of fixed text and return its rows.
+    Prepared once per connection (Django prepares nothing: it sets psycopg's
+    prepare_threshold to None). Its own transaction, or inside a caller's a
+    savepoint: should it fail, the caller's transaction stays usable."""
+    within = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with within, binary_cursor() as cursor:
+        cursor.execute(statement, params, prepare=True)
+        return cursor.fetchall()
 
 
 def floor_sql(column: str, seconds: int) -> str:
