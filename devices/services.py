@@ -674,9 +674,10 @@ def evaluations_release(
 
 def _release_postgresql(claims: list[EvaluationClaim], token: str, claimed_at: datetime, now: datetime) -> set[int]:
     """``evaluations_release`` of work done, as one statement of fixed text
-    (its own transaction): the claims' workers and versions go as two
-    arrays, each row is compared with its own claim's version in a join,
-    and the rows are locked in worker order first, as ``_lock`` does. The
+    (its own transaction, or a savepoint inside a caller's): the claims'
+    workers and versions go as two arrays, each row is compared with its
+    own claim's version in a join, and the rows are locked in worker order
+    first, as ``_lock`` does. The
     ORM's form, a CASE of one WHEN per claim, cost a Celery process more
     than the evaluation itself for a hundred workers (built, compiled, then
     each row tested against every WHEN)."""
